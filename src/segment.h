@@ -74,7 +74,7 @@ struct sk_header {
     uint64_t data_offset; /* == SK_HEADER_SIZE                              */
     uint64_t data_size;   /* total_size - data_offset                       */
     uint32_t max_attach;  /* <= SHMKIT_MAX_ATTACH                           */
-    uint32_t pad0;
+    uint32_t pad0[3];
     /* creator: line 1 */
     int64_t creator_pid;
     uint64_t creator_start;
@@ -156,7 +156,7 @@ int sk_lock_held(int fd, int64_t byte);      /* 1 held by another, 0 free, <0 */
 int sk_slot_claim(shmkit_segment_t *s, uint32_t role); /* fd backends & sysv */
 void sk_slot_release(shmkit_segment_t *s);
 /* Fills attached[], nattach, stale, creator_alive for an open mapping. */
-void sk_liveness_fill(const struct sk_header *h, int fd, int shmid,
+void sk_liveness_fill(const struct sk_header *h, int fd, int own_slot,
                       shmkit_segment_info_t *info);
 
 /* ---- mapping helpers (segment.c) ---- */

@@ -1,0 +1,541 @@
+/*
+ * segment.c - names, the self-describing header, and what every backend
+ * shares: creating, opening, validating, closing, memory options.
+ *
+ * Validation rule: nothing in the header is trusted.  An opener maps the
+ * object at its real size (from fstat or IPC_STAT), acquire-loads `ready`,
+ * and only then checks each field against that size, each failure with its
+ * own code.  Offsets are recomputed from checked values, never used raw.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/ipc.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "error.h"
+#include "segment.h"
+
+const char *shmkit_backend_name(shmkit_backend_t b)
+{
+    switch (b) {
+    case SHMKIT_BACKEND_POSIX: return "posix";
+    case SHMKIT_BACKEND_SYSV: return "sysv";
+    case SHMKIT_BACKEND_FILE: return "file";
+    case SHMKIT_BACKEND_MEMFD: return "memfd";
+    case SHMKIT_BACKEND_ANON: return "anon";
+    }
+    return "?";
+}
+
+const char *shmkit_kind_name(shmkit_kind_t k)
+{
+    switch (k) {
+    case SHMKIT_KIND_RAW: return "raw";
+    case SHMKIT_KIND_QUEUE: return "queue";
+    case SHMKIT_KIND_BUS: return "bus";
+    case SHMKIT_KIND_LATEST: return "latest";
+    case SHMKIT_KIND_NONE: break;
+    }
+    return "-";
+}
+
+void shmkit_segment_opts_init(shmkit_segment_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->mode = 0600;
+    o->gid = -1;
+    o->reserve = 1;
+    o->numa_node = -1;
+    o->timeout_ms = 1000;
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+static int bad_name(const char *name, const char *why)
+{
+    return sk_err(SHMKIT_E_BAD_NAME, "parse name", name,
+                  "%s; names are NAME or /NAME (posix), sysv:KEY, "
+                  "sysv:id=SHMID, sysv:ftok=PATH:ID, sysv:private, file:PATH, "
+                  "memfd:LABEL, anon:LABEL",
+                  why);
+}
+
+static int parse_i64(const char *s, long long min, long long max,
+                     long long *out)
+{
+    if (!*s)
+        return -1;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 0);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int sk_parse_name(const char *name, struct sk_name *nm)
+{
+    memset(nm, 0, sizeof *nm);
+    if (!name || !*name)
+        return bad_name(name ? name : "(null)", "empty name");
+    if (strlen(name) >= sizeof nm->canon - 16)
+        return bad_name(name, "name too long");
+
+    if (!strncmp(name, "sysv:", 5)) {
+        const char *r = name + 5;
+        long long v;
+        nm->backend = SHMKIT_BACKEND_SYSV;
+        if (!strcmp(r, "private")) {
+            nm->sysv_private = 1;
+            snprintf(nm->canon, sizeof nm->canon, "sysv:private");
+        } else if (!strncmp(r, "id=", 3)) {
+            if (parse_i64(r + 3, 0, INT_MAX, &v))
+                return bad_name(name, "sysv:id= needs a shmid (decimal)");
+            nm->sysv_by_id = 1;
+            nm->sysv_id = (int)v;
+            snprintf(nm->canon, sizeof nm->canon, "sysv:id=%d", nm->sysv_id);
+        } else if (!strncmp(r, "ftok=", 5)) {
+            const char *colon = strrchr(r + 5, ':');
+            char path[4096];
+            if (!colon || colon == r + 5 ||
+                parse_i64(colon + 1, 1, 255, &v))
+                return bad_name(name, "sysv:ftok= needs PATH:ID with ID 1..255");
+            size_t n = (size_t)(colon - (r + 5));
+            if (n >= sizeof path)
+                return bad_name(name, "path too long");
+            memcpy(path, r + 5, n);
+            path[n] = 0;
+            key_t k = ftok(path, (int)v);
+            if (k == -1)
+                return sk_err(-errno, "ftok", path,
+                              "ftok() needs an existing file the caller can stat");
+            nm->sysv_key = (int32_t)k;
+            snprintf(nm->canon, sizeof nm->canon, "sysv:0x%08x",
+                     (unsigned)nm->sysv_key);
+        } else {
+            if (parse_i64(r, INT_MIN, UINT32_MAX, &v))
+                return bad_name(name, "sysv:KEY needs a decimal or 0x hex key");
+            nm->sysv_key = (int32_t)(uint32_t)(long long)v;
+            if (nm->sysv_key == IPC_PRIVATE) {
+                nm->sysv_private = 1;
+                snprintf(nm->canon, sizeof nm->canon, "sysv:private");
+            } else
+                snprintf(nm->canon, sizeof nm->canon, "sysv:0x%08x",
+                         (unsigned)nm->sysv_key);
+        }
+        return 0;
+    }
+    if (!strncmp(name, "file:", 5)) {
+        if (!name[5])
+            return bad_name(name, "file: needs a path");
+        nm->backend = SHMKIT_BACKEND_FILE;
+        snprintf(nm->path, sizeof nm->path, "%s", name + 5);
+        snprintf(nm->canon, sizeof nm->canon, "%s", name);
+        return 0;
+    }
+    if (!strncmp(name, "memfd:", 6)) {
+        nm->backend = SHMKIT_BACKEND_MEMFD;
+        snprintf(nm->canon, sizeof nm->canon, "%s", name);
+        return 0;
+    }
+    if (!strncmp(name, "anon:", 5) || !strcmp(name, "anon")) {
+        nm->backend = SHMKIT_BACKEND_ANON;
+        snprintf(nm->canon, sizeof nm->canon, "%s",
+                 strcmp(name, "anon") ? name : "anon:");
+        return 0;
+    }
+    if (!strncmp(name, "posix:", 6))
+        name += 6;
+    const char *p = name[0] == '/' ? name + 1 : name;
+    if (!*p)
+        return bad_name(name, "empty POSIX name");
+    if (strchr(p, '/'))
+        return bad_name(name, "a POSIX name has no '/' after the first "
+                              "character (use file:PATH for paths)");
+    if (!strcmp(p, ".") || !strcmp(p, ".."))
+        return bad_name(name, "'.' and '..' are not names");
+    if (strlen(p) > NAME_MAX)
+        return bad_name(name, "POSIX names are at most 255 bytes");
+    nm->backend = SHMKIT_BACKEND_POSIX;
+    snprintf(nm->canon, sizeof nm->canon, "/%s", p);
+    snprintf(nm->path, sizeof nm->path, "/dev/shm/%s", p);
+    return 0;
+}
+
+/* ---- header ----------------------------------------------------------------- */
+
+void sk_header_init(struct sk_header *h, uint64_t total, uint32_t kind,
+                    uint32_t flags)
+{
+    /* The creator owns the object exclusively until `ready`; openers that
+     * look early see ready == 0 and wait. */
+    h->magic = SK_MAGIC;
+    h->format_version = SK_FORMAT_VERSION;
+    h->abi = SK_ABI_WORD;
+    h->kind = kind;
+    h->flags = flags;
+    h->total_size = total;
+    h->data_offset = SK_HEADER_SIZE;
+    h->data_size = total - SK_HEADER_SIZE;
+    h->max_attach = SHMKIT_MAX_ATTACH;
+    h->creator_pid = getpid();
+    uint64_t st = 0;
+    sk_proc_start_time(getpid(), &st);
+    h->creator_start = st;
+    h->creator_pidns = sk_pidns_self();
+    h->created_unix_ns = sk_now_ns(CLOCK_REALTIME);
+}
+
+void sk_header_publish(struct sk_header *h)
+{
+    /* pairs with the acquire load in sk_header_ready() */
+    atomic_store_explicit(&h->ready, SK_READY_VALUE, memory_order_release);
+}
+
+int sk_header_ready(const struct sk_header *h)
+{
+    /* pairs with the release store in sk_header_publish() */
+    return atomic_load_explicit(&((struct sk_header *)h)->ready,
+                                memory_order_acquire) == SK_READY_VALUE;
+}
+
+int sk_header_validate(const struct sk_header *h, uint64_t mapped,
+                       const char *name)
+{
+    if (mapped < SK_HEADER_SIZE)
+        return sk_err(SHMKIT_E_TRUNCATED, "open", name,
+                      "the object is %llu bytes, smaller than a shmkit header; "
+                      "it is not a shmkit segment, or something shrank it",
+                      (unsigned long long)mapped);
+    if (h->magic != SK_MAGIC)
+        return sk_err(SHMKIT_E_NOT_SHMKIT, "open", name,
+                      "it was not created by shmkit; 'shmkit ls' shows its "
+                      "size and owner");
+    if (h->format_version != SK_FORMAT_VERSION)
+        return sk_err(SHMKIT_E_VERSION, "open", name,
+                      "it has format version %u, this library reads %u; use "
+                      "the shmkit release that created it",
+                      h->format_version, SK_FORMAT_VERSION);
+    if (h->abi != SK_ABI_WORD)
+        return sk_err(SHMKIT_E_ABI, "open", name,
+                      "ABI word 0x%08x, expected 0x%08x: created by a build "
+                      "for another architecture or layout",
+                      h->abi, SK_ABI_WORD);
+    uint64_t total = h->total_size;
+    if (total > mapped)
+        return sk_err(SHMKIT_E_TRUNCATED, "open", name,
+                      "the header says %llu bytes but the object has %llu; "
+                      "something shrank it (ftruncate) after creation",
+                      (unsigned long long)total, (unsigned long long)mapped);
+    if (h->data_offset != SK_HEADER_SIZE || total < SK_HEADER_SIZE ||
+        h->data_size != total - SK_HEADER_SIZE)
+        return sk_err(SHMKIT_E_CORRUPT, "open", name,
+                      "data_offset %llu / data_size %llu do not fit the size "
+                      "%llu; the header was overwritten",
+                      (unsigned long long)h->data_offset,
+                      (unsigned long long)h->data_size,
+                      (unsigned long long)total);
+    if (h->max_attach == 0 || h->max_attach > SHMKIT_MAX_ATTACH)
+        return sk_err(SHMKIT_E_CORRUPT, "open", name,
+                      "attach table size %u out of range; the header was "
+                      "overwritten", h->max_attach);
+    if (h->kind < SHMKIT_KIND_RAW || h->kind > SHMKIT_KIND_LATEST)
+        return sk_err(SHMKIT_E_CORRUPT, "open", name,
+                      "unknown kind %u; the header was overwritten", h->kind);
+    return 0;
+}
+
+/* ---- memory options ------------------------------------------------------ */
+
+int sk_numa_bind(void *addr, uint64_t len, int node, const char *name)
+{
+    if (node < 0)
+        return 0;
+    if (node >= 1024)
+        return sk_err(-EINVAL, "mbind", name, "NUMA node %d out of range", node);
+    unsigned long mask[1024 / (8 * sizeof(unsigned long))] = {0};
+    mask[node / (8 * sizeof(unsigned long))] |=
+        1ul << (node % (8 * sizeof(unsigned long)));
+    /* MPOL_BIND == 2; the kernel wants maxnode one past the highest bit */
+    if (syscall(SYS_mbind, addr, (unsigned long)len, 2, mask,
+                (unsigned long)node + 2, 0) != 0)
+        return sk_err(-errno, "mbind", name,
+                      "NUMA node %d is not usable here; "
+                      "ls /sys/devices/system/node shows the nodes", node);
+    return 0;
+}
+
+int sk_prefault(void *addr, uint64_t len, int writable)
+{
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+    if (madvise(addr, len, writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0)
+        return 0;
+    if (errno != EINVAL)
+        return -errno;
+    /* older kernel: touch each page */
+    uint64_t ps = sk_page_size();
+    volatile unsigned char *p = addr;
+    for (uint64_t off = 0; off < len; off += ps) {
+        if (writable) {
+            unsigned char c = p[off];
+            p[off] = c;
+        } else
+            (void)p[off];
+    }
+    return 0;
+}
+
+int sk_mlock(void *addr, uint64_t len, const char *name)
+{
+    if (mlock(addr, len) == 0)
+        return 0;
+    int e = errno;
+    if (e == EPERM || e == ENOMEM || e == EAGAIN)
+        return sk_err(-e, "mlock", name,
+                      "locking %llu bytes exceeds RLIMIT_MEMLOCK; raise it "
+                      "with 'ulimit -l unlimited', a memlock line in "
+                      "/etc/security/limits.conf, LimitMEMLOCK=infinity for "
+                      "a systemd service, or grant CAP_IPC_LOCK",
+                      (unsigned long long)len);
+    return sk_err(-e, "mlock", name, NULL);
+}
+
+/* Common tail of create and open once the object is mapped. */
+int sk_apply_mem_opts(shmkit_segment_t *s, const shmkit_segment_opts_t *o,
+                      int creating)
+{
+    (void)creating;
+    int r;
+    if (o->prefault && (r = sk_prefault(s->base, s->map_size, !s->readonly)) < 0)
+        return sk_err(r, "prefault", s->name, NULL);
+    if (o->lock) {
+        if ((r = sk_mlock(s->base, s->map_size, s->name)) < 0)
+            return r;
+        s->locked = 1;
+    }
+    return 0;
+}
+
+/* ---- handles ---------------------------------------------------------------- */
+
+shmkit_segment_t *sk_handle_new(const struct sk_name *nm)
+{
+    shmkit_segment_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->backend = nm->backend;
+    snprintf(s->name, sizeof s->name, "%s", nm->canon);
+    snprintf(s->path, sizeof s->path, "%s", nm->path);
+    s->fd = -1;
+    s->shmid = -1;
+    s->slot = -1;
+    s->owner_pid = getpid();
+    return s;
+}
+
+void sk_handle_free(shmkit_segment_t *s)
+{
+    if (!s)
+        return;
+    if (s->base && s->backend == SHMKIT_BACKEND_SYSV)
+        shmdt(s->base);
+    else if (s->base)
+        munmap(s->base, s->map_size);
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s);
+}
+
+static const struct sk_backend *backend_of(shmkit_backend_t b)
+{
+    switch (b) {
+    case SHMKIT_BACKEND_POSIX:
+    case SHMKIT_BACKEND_FILE:
+    case SHMKIT_BACKEND_MEMFD:
+        return &sk_backend_fd;
+    case SHMKIT_BACKEND_SYSV:
+        return &sk_backend_sysv;
+    case SHMKIT_BACKEND_ANON:
+        return &sk_backend_anon;
+    }
+    return NULL;
+}
+
+int shmkit_segment_create(const char *name, const shmkit_segment_opts_t *opts,
+                          shmkit_segment_t **out)
+{
+    struct sk_name nm;
+    shmkit_segment_opts_t o;
+    int r;
+    if (!out)
+        return sk_err(-EINVAL, "create", name, "out must not be NULL");
+    *out = NULL;
+    if ((r = sk_parse_name(name, &nm)) < 0)
+        return r;
+    if (opts)
+        o = *opts;
+    else
+        shmkit_segment_opts_init(&o);
+    if (o.size == 0)
+        return sk_err(-EINVAL, "create", nm.canon,
+                      "size must be at least 1 byte");
+    if (o.size > (1ull << 46))
+        return sk_err(-EINVAL, "create", nm.canon,
+                      "size %llu is beyond what any machine can map",
+                      (unsigned long long)o.size);
+    if (o.mode & ~07777u)
+        return sk_err(-EINVAL, "create", nm.canon,
+                      "mode %o is not a permission mode (use e.g. 0600, 0660)",
+                      o.mode);
+    if (o.kind == SHMKIT_KIND_NONE)
+        o.kind = SHMKIT_KIND_RAW;
+    if (o.kind > SHMKIT_KIND_LATEST)
+        return sk_err(-EINVAL, "create", nm.canon, "unknown kind %u", o.kind);
+    if (o.readonly)
+        return sk_err(-EINVAL, "create", nm.canon,
+                      "readonly applies to open, not create");
+    return backend_of(nm.backend)->create(&nm, &o, out);
+}
+
+int shmkit_segment_open(const char *name, const shmkit_segment_opts_t *opts,
+                        shmkit_segment_t **out)
+{
+    struct sk_name nm;
+    shmkit_segment_opts_t o;
+    int r;
+    if (!out)
+        return sk_err(-EINVAL, "open", name, "out must not be NULL");
+    *out = NULL;
+    if ((r = sk_parse_name(name, &nm)) < 0)
+        return r;
+    if (opts)
+        o = *opts;
+    else
+        shmkit_segment_opts_init(&o);
+    if (o.timeout_ms < 0)
+        o.timeout_ms = 0;
+    r = backend_of(nm.backend)->open(&nm, &o, out);
+    if (r == 0 && o.kind && (*out)->kind != o.kind) {
+        r = sk_err(SHMKIT_E_KIND, "open", nm.canon,
+                   "it is a %s segment, not a %s",
+                   shmkit_kind_name((shmkit_kind_t)(*out)->kind),
+                   shmkit_kind_name((shmkit_kind_t)o.kind));
+        shmkit_segment_close(*out);
+        *out = NULL;
+    }
+    return r;
+}
+
+int shmkit_segment_close(shmkit_segment_t *s)
+{
+    if (!s)
+        return 0;
+    if (s->owner_pid != getpid()) {
+        /* inherited across fork: the parent's attachment is not ours */
+        sk_handle_free(s);
+        return 0;
+    }
+    return backend_of(s->backend)->close(s);
+}
+
+int shmkit_segment_unlink(const char *name)
+{
+    struct sk_name nm;
+    int r;
+    if ((r = sk_parse_name(name, &nm)) < 0)
+        return r;
+    return backend_of(nm.backend)->unlink(&nm);
+}
+
+int shmkit_segment_sync(shmkit_segment_t *s)
+{
+    if (!s || !s->base)
+        return sk_err(-EINVAL, "sync", NULL, "no segment");
+    if (s->backend != SHMKIT_BACKEND_FILE)
+        return 0;
+    if (msync(s->base, s->map_size, MS_SYNC) != 0)
+        return sk_err(-errno, "msync", s->name, NULL);
+    return 0;
+}
+
+void *shmkit_segment_data(const shmkit_segment_t *s)
+{
+    return s && s->base ? (char *)s->base + SK_HEADER_SIZE : NULL;
+}
+
+uint64_t shmkit_segment_data_size(const shmkit_segment_t *s)
+{
+    return s && s->base ? s->map_size - SK_HEADER_SIZE : 0;
+}
+
+int shmkit_segment_fd(const shmkit_segment_t *s)
+{
+    return s ? s->fd : -1;
+}
+
+const char *shmkit_segment_name(const shmkit_segment_t *s)
+{
+    return s ? s->name : "";
+}
+
+shmkit_kind_t shmkit_segment_kind(const shmkit_segment_t *s)
+{
+    return s ? (shmkit_kind_t)s->kind : SHMKIT_KIND_NONE;
+}
+
+/* Fills the header part of info from a validated header. */
+void sk_info_from_header(const struct sk_header *h, shmkit_segment_info_t *info)
+{
+    info->is_shmkit = 1;
+    info->check = 0;
+    info->kind = (shmkit_kind_t)h->kind;
+    info->format_version = h->format_version;
+    info->data_offset = h->data_offset;
+    info->data_size = h->data_size;
+    info->creator_pid = h->creator_pid;
+    info->creator_alive =
+        sk_proc_alive(h->creator_pid, h->creator_start, h->creator_pidns);
+    info->created_unix_ns = h->created_unix_ns;
+    info->persistent = (h->flags & SK_F_PERSISTENT) != 0;
+    info->hugepages = (h->flags & SK_F_HUGEPAGES) != 0;
+}
+
+int shmkit_segment_stat(shmkit_segment_t *s, shmkit_segment_info_t *info)
+{
+    if (!s || !info)
+        return sk_err(-EINVAL, "stat", NULL, "NULL argument");
+    return backend_of(s->backend)->stat(s, info);
+}
+
+int shmkit_segment_inspect(const char *name, shmkit_segment_info_t *info)
+{
+    struct sk_name nm;
+    int r;
+    if (!info)
+        return sk_err(-EINVAL, "inspect", name, "info must not be NULL");
+    memset(info, 0, sizeof *info);
+    if ((r = sk_parse_name(name, &nm)) < 0)
+        return r;
+    return backend_of(nm.backend)->inspect(&nm, info);
+}
+
+int shmkit_segment_stale(const char *name)
+{
+    shmkit_segment_info_t info;
+    int r = shmkit_segment_inspect(name, &info);
+    if (r < 0)
+        return r;
+    return info.stale;
+}
