@@ -187,7 +187,7 @@ SHMKIT_API int shmkit_segment_unlink(const char *name);
 /** msync() the data (file backend; a no-op elsewhere). */
 SHMKIT_API int shmkit_segment_sync(shmkit_segment_t *seg);
 
-/** Start of the data area (after the one-page header). */
+/** Start of the data area (after the 8 KiB header). */
 SHMKIT_API void *shmkit_segment_data(const shmkit_segment_t *seg);
 /** Size of the data area in bytes. */
 SHMKIT_API uint64_t shmkit_segment_data_size(const shmkit_segment_t *seg);
@@ -205,7 +205,7 @@ typedef struct shmkit_attachee {
     uint32_t role;    /**< 0 plain; channels use their own role numbers    */
 } shmkit_attachee_t;
 
-#define SHMKIT_MAX_ATTACH 64
+#define SHMKIT_MAX_ATTACH 128
 
 /** What `shmkit ls` and `shmkit info` show about one segment. */
 typedef struct shmkit_segment_info {

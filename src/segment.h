@@ -3,8 +3,8 @@
  *
  * Layout of every shmkit segment:
  *
- *   offset 0      struct sk_header (one 4096-byte page)
- *   offset 4096   data area (data_size bytes); channels put their control
+ *   offset 0      struct sk_header (8192 bytes: two 4 KiB pages)
+ *   offset 8192   data area (data_size bytes); channels put their control
  *                 block at its start.
  *
  * The header is a contract between builds: fixed-width fields only, explicit
@@ -42,7 +42,7 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
 
 #define SK_CACHELINE 64
-#define SK_HEADER_SIZE 4096u
+#define SK_HEADER_SIZE 8192u
 #define SK_MAGIC 0x31544b4d48535f5fULL /* "__SHMKT1" little-endian */
 #define SK_FORMAT_VERSION 1u
 #define SK_READY_VALUE 0x52454459u /* "READY" */
@@ -89,7 +89,7 @@ struct sk_header {
     struct sk_slot slots[SHMKIT_MAX_ATTACH];
     uint8_t tail[SK_HEADER_SIZE - 512 - 32 * SHMKIT_MAX_ATTACH];
 };
-_Static_assert(sizeof(struct sk_header) == SK_HEADER_SIZE, "header is a page");
+_Static_assert(sizeof(struct sk_header) == SK_HEADER_SIZE, "header size");
 _Static_assert(offsetof(struct sk_header, creator_pid) == 64, "header layout");
 _Static_assert(offsetof(struct sk_header, ready) == 128, "header layout");
 _Static_assert(offsetof(struct sk_header, slots) == 512, "header layout");

@@ -1,0 +1,179 @@
+/*
+ * cli.h - private: what the `shmkit` subcommands share.
+ *
+ * Adding a command: write `int cli_cmd_NAME(int argc, char **argv)` in a
+ * file of its group (cli_segment.c, cli_doctor.c, cli_demo.c, ...), declare
+ * it below, and add one line to the table in main.c.  A command gets argv[0]
+ * = its own name; it parses its options with getopt_long after
+ * cli_getopt_reset(), answers -h/--help on stdout with exit 0, and returns
+ * an exit code (CLI_EXIT_*).
+ *
+ * The parsers in parse.c are pure (no printing, no exit, no global state)
+ * so they can be fuzzed and unit-tested on their own.
+ */
+#ifndef SHMKIT_CLI_H
+#define SHMKIT_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "shmkit.h"
+
+/* Exit codes, the same for every command (DESIGN.md). */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_ERROR = 1,
+    CLI_EXIT_USAGE = 2,
+    CLI_EXIT_LOST = 3,       /* messages were lost (takes precedence over 4) */
+    CLI_EXIT_PEER_DIED = 4,  /* the writer died without closing              */
+    CLI_EXIT_TIMEOUT = 5
+};
+
+/* The text printed at the end of every command's --help. */
+#define CLI_HELP_EXIT_CODES                                                  \
+    "exit status:\n"                                                         \
+    "  0 success, 1 error, 2 bad usage, 5 timed out\n"                       \
+    "  (3 and 4 are used by channel commands: messages lost, writer died)\n"
+
+/* ---- commands (one file per group) ------------------------------------ */
+
+typedef struct cli_command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary; /* one line for `shmkit --help`; NULL = hidden */
+} cli_command_t;
+
+/* cli_segment.c */
+int cli_cmd_ls(int argc, char **argv);
+int cli_cmd_info(int argc, char **argv);
+int cli_cmd_create(int argc, char **argv);
+int cli_cmd_rm(int argc, char **argv);
+int cli_cmd_gc(int argc, char **argv);
+/* cli_doctor.c */
+int cli_cmd_doctor(int argc, char **argv);
+/* cli_demo.c */
+int cli_cmd_demo(int argc, char **argv);
+int cli_cmd_demo_reader(int argc, char **argv);
+
+/* Prints segments as the `shmkit ls` table (header line included).
+ * Used by ls and by the demo. */
+void cli_segment_table(FILE *f, const shmkit_segment_info_t *infos, size_t n);
+
+/* ---- errors (util.c) --------------------------------------------------- */
+
+/*
+ * Reports a library failure: "shmkit: error: <last error message>" and
+ * "shmkit: hint: <last error hint>".  When the library's last error is not
+ * about rc (or is empty), prints "<what>: <shmkit_strerror(rc)>" and
+ * fallback_hint instead (either may be NULL).  Returns the exit code for rc:
+ * CLI_EXIT_TIMEOUT for -ETIMEDOUT, else CLI_EXIT_ERROR.
+ */
+int cli_lib_error(int rc, const char *what, const char *fallback_hint);
+
+/* A CLI-level error: "shmkit: error: ..." then "shmkit: hint: HINT" when
+ * hint is not NULL.  Returns CLI_EXIT_ERROR. */
+int cli_error(const char *hint, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints "shmkit: hint: ..." (nothing for NULL or ""). */
+void cli_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Bad usage: "shmkit: error: CMD: ...", an optional hint, the usage line and
+ * "try 'shmkit CMD --help'".  Returns CLI_EXIT_USAGE.
+ */
+int cli_usage_error(const char *cmd, const char *usage, const char *hint,
+                    const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- option parsing ---------------------------------------------------- */
+
+/* Call before a getopt_long loop (resets GNU getopt, silences its messages).
+ * Option strings should start with ':' so a missing value returns ':'. */
+void cli_getopt_reset(void);
+
+/* Handles getopt_long's '?' or ':' result: prints a usage error and returns
+ * CLI_EXIT_USAGE. */
+int cli_bad_option(const char *cmd, const char *usage, char **argv, int c);
+
+/* ---- lookups (util.c) -------------------------------------------------- */
+
+/* Group name or number -> gid.  Returns 0, or -1 when there is no such
+ * group (or the number is out of range). */
+int cli_lookup_group(const char *s, int64_t *gid);
+
+/* User name for uid, or the number, in buf.  Returns buf. */
+const char *cli_user_name(uid_t uid, char *buf, size_t len);
+/* Group name for gid, or the number, in buf.  Returns buf. */
+const char *cli_group_name(gid_t gid, char *buf, size_t len);
+
+/* "1 alive", "0 dead", "-1 unknown" -> "alive" / "dead" / "unknown". */
+const char *cli_alive_word(int alive);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t cli_now_ns(void);
+/* Sleeps ms milliseconds (returns early on a signal). */
+void cli_sleep_ms(unsigned ms);
+
+/* ---- JSON output (util.c) ---------------------------------------------- */
+
+/*
+ * A small streaming JSON writer that keeps commas and indentation right.
+ * key is NULL inside arrays (and for the top-level value).  Strings are
+ * escaped; invalid UTF-8 bytes become U+FFFD so the output always parses.
+ */
+#define CLI_JSON_MAX_DEPTH 32
+typedef struct cli_json {
+    FILE *f;
+    int depth;
+    int count[CLI_JSON_MAX_DEPTH]; /* values written at each level */
+    char closer[CLI_JSON_MAX_DEPTH]; /* '}' or ']' for each open level */
+} cli_json_t;
+
+void cli_json_init(cli_json_t *j, FILE *f);
+void cli_json_begin_object(cli_json_t *j, const char *key);
+void cli_json_end_object(cli_json_t *j);
+void cli_json_begin_array(cli_json_t *j, const char *key);
+void cli_json_end_array(cli_json_t *j);
+void cli_json_string(cli_json_t *j, const char *key, const char *val); /* NULL -> null */
+void cli_json_int(cli_json_t *j, const char *key, int64_t val);
+void cli_json_uint(cli_json_t *j, const char *key, uint64_t val);
+void cli_json_bool(cli_json_t *j, const char *key, int val);
+void cli_json_null(cli_json_t *j, const char *key);
+/* Ends the document with a newline. */
+void cli_json_finish(cli_json_t *j);
+
+/* Writes s as a JSON string literal (with quotes). */
+void cli_json_write_string(FILE *f, const char *s);
+
+/* ---- pure parsers and formatters (parse.c) ----------------------------- */
+
+/*
+ * Size: decimal digits with an optional suffix, powers of 1024:
+ * K k KB KiB, M m MB MiB, G g GB GiB, T t TB TiB (any case), or B.
+ * Returns 0, -EINVAL (empty, sign, junk, bad suffix) or -ERANGE (0 or it
+ * does not fit in 64 bits).
+ */
+int cli_parse_size(const char *s, uint64_t *out);
+
+/* Permission bits in octal ("600", "0660"): 0 to 0777.  Returns 0, -EINVAL
+ * (empty, not octal, junk) or -ERANGE (above 0777). */
+int cli_parse_mode(const char *s, uint32_t *out);
+
+/* Decimal unsigned integer in [min, max].  Returns 0, -EINVAL or -ERANGE. */
+int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Human size as `ls -h` prints it: "512", "4.0K", "12M", "1.5G". */
+char *cli_format_size(uint64_t n, char *buf, size_t len);
+
+/* Permission bits as four octal digits, "0600". */
+char *cli_format_mode(uint32_t mode, char *buf, size_t len);
+
+/* ISO-8601 UTC with milliseconds, "2024-05-01T12:34:56.789Z"; "-" for 0. */
+char *cli_format_time_ns(uint64_t unix_ns, char *buf, size_t len);
+
+/* The backend a NAME selects, by its prefix (no syscalls). */
+shmkit_backend_t cli_name_backend(const char *name);
+
+#endif /* SHMKIT_CLI_H */

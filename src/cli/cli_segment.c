@@ -1,0 +1,854 @@
+/*
+ * cli_segment.c - segment commands: ls, info, create, rm, gc.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* ------------------------------------------------------------------------ */
+/* shared bits                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Copies s for a table cell: control bytes become '?' so a hostile name in
+ * /dev/shm cannot break the table or drive the terminal. */
+static void safe_copy(char *dst, size_t len, const char *s)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    if (len)
+        dst[i] = '\0';
+}
+
+static const char *kind_or_dash(const shmkit_segment_info_t *in)
+{
+    return in->is_shmkit ? shmkit_kind_name(in->kind) : "-";
+}
+
+/* Why a segment failed its checks, for the hint line. */
+static const char *check_hint(int check)
+{
+    switch (check) {
+    case SHMKIT_E_NOT_SHMKIT:
+        return "it was not made by shmkit (no shmkit magic); 'shmkit ls' "
+               "shows its size and owner; remove it with 'shmkit rm NAME' if "
+               "it is yours";
+    case SHMKIT_E_VERSION:
+        return "it was made by a shmkit with another format version; use that "
+               "version of shmkit, or remove it with 'shmkit rm NAME' when "
+               "nobody uses it";
+    case SHMKIT_E_ABI:
+        return "it was made by a shmkit built for another architecture or "
+               "with other struct sizes (the ABI word differs); use the build "
+               "that created it";
+    case SHMKIT_E_TRUNCATED:
+        return "the object is smaller than its header says: something shrank "
+               "it after creation, so its data cannot be trusted; remove it "
+               "with 'shmkit rm NAME'";
+    case SHMKIT_E_CORRUPT:
+        return "a header field is out of range: the segment was overwritten "
+               "or damaged; remove it with 'shmkit rm NAME' when nobody uses "
+               "it";
+    case SHMKIT_E_NOT_READY:
+        return "its creator never finished setting it up, and probably died "
+               "during creation; remove it with 'shmkit rm NAME' if its "
+               "creator is gone";
+    case SHMKIT_E_KIND:
+        return "it holds another kind of shmkit segment than expected";
+    default:
+        return NULL;
+    }
+}
+
+static int is_check_code(int rc)
+{
+    switch (rc) {
+    case SHMKIT_E_NOT_SHMKIT:
+    case SHMKIT_E_VERSION:
+    case SHMKIT_E_ABI:
+    case SHMKIT_E_TRUNCATED:
+    case SHMKIT_E_CORRUPT:
+    case SHMKIT_E_NOT_READY:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Prints the hint for check with NAME replaced by the real name. */
+static void print_check_hint(int check, const char *name)
+{
+    const char *h = check_hint(check);
+    const char *p;
+    char safe[300];
+
+    if (h == NULL)
+        return;
+    safe_copy(safe, sizeof safe, name);
+    fputs("shmkit: hint: ", stderr);
+    while ((p = strstr(h, "NAME")) != NULL) {
+        fwrite(h, 1, (size_t)(p - h), stderr);
+        fputs(safe, stderr);
+        h = p + 4;
+    }
+    fprintf(stderr, "%s\n", h);
+}
+
+static int not_usable(const char *name, int check)
+{
+    char safe[300];
+    safe_copy(safe, sizeof safe, name);
+    fprintf(stderr, "shmkit: error: %s is not a usable shmkit segment: %s\n",
+            safe, shmkit_strerror(check));
+    print_check_hint(check, name);
+    return CLI_EXIT_ERROR;
+}
+
+static void json_attached(cli_json_t *j, const shmkit_segment_info_t *in)
+{
+    int n = in->nattached_listed;
+    if (n < 0)
+        n = 0;
+    if (n > SHMKIT_MAX_ATTACH)
+        n = SHMKIT_MAX_ATTACH;
+    cli_json_begin_array(j, "attached");
+    for (int i = 0; i < n; i++) {
+        const shmkit_attachee_t *a = &in->attached[i];
+        cli_json_begin_object(j, NULL);
+        cli_json_int(j, "pid", a->pid);
+        if (a->alive < 0)
+            cli_json_null(j, "alive");
+        else
+            cli_json_bool(j, "alive", a->alive);
+        cli_json_uint(j, "role", a->role);
+        cli_json_end_object(j);
+    }
+    cli_json_end_array(j);
+}
+
+/* The fields ls and info both print in JSON. */
+static void json_common(cli_json_t *j, const shmkit_segment_info_t *in)
+{
+    char buf[64];
+    cli_json_string(j, "name", in->name);
+    cli_json_string(j, "backend", shmkit_backend_name(in->backend));
+    cli_json_uint(j, "size", in->size);
+    cli_json_string(j, "mode", cli_format_mode(in->mode, buf, sizeof buf));
+    cli_json_uint(j, "uid", in->uid);
+    cli_json_string(j, "owner", cli_user_name(in->uid, buf, sizeof buf));
+    cli_json_uint(j, "gid", in->gid);
+    cli_json_string(j, "group", cli_group_name(in->gid, buf, sizeof buf));
+    cli_json_bool(j, "shmkit", in->is_shmkit);
+    cli_json_string(j, "check", in->check ? shmkit_strerror(in->check) : NULL);
+    cli_json_string(j, "kind",
+                    in->is_shmkit ? shmkit_kind_name(in->kind) : NULL);
+    if (in->nattach < 0)
+        cli_json_null(j, "nattach");
+    else
+        cli_json_int(j, "nattach", in->nattach);
+    json_attached(j, in);
+    cli_json_bool(j, "stale", in->stale);
+}
+
+/* ------------------------------------------------------------------------ */
+/* ls                                                                       */
+/* ------------------------------------------------------------------------ */
+
+static const char ls_usage[] = "shmkit ls [--json]";
+
+static void ls_help(void)
+{
+    fputs("usage: shmkit ls [--json]\n"
+          "\n"
+          "Lists every POSIX segment in /dev/shm and every SysV segment,\n"
+          "shmkit's own and foreign ones, with size, mode, owner and the\n"
+          "processes attached.  KIND is the shmkit kind (raw, queue, bus,\n"
+          "latest), or '-' for a segment shmkit did not make.  STALE marks an\n"
+          "owned shmkit segment whose processes are all gone: 'shmkit gc'\n"
+          "removes those.  NAME is printed exactly as 'shmkit rm' and\n"
+          "'shmkit info' accept it.  ATTACHED is the number of processes\n"
+          "attached ('?' when unknown), then their pids where known; a pid\n"
+          "marked ':dead' has died, ':?' cannot be seen from here.\n"
+          "\n"
+          "options:\n"
+          "  -j, --json   print a JSON array of objects: name, backend, size\n"
+          "               (bytes), mode (\"0600\"), uid, owner, gid, group,\n"
+          "               shmkit, check, kind, nattach, attached\n"
+          "               ([{pid, alive, role}]), stale\n"
+          "  -h, --help   show this help\n"
+          "\n"
+          "examples:\n"
+          "  shmkit ls\n"
+          "  shmkit ls --json | jq -r '.[] | select(.stale) | .name'\n"
+          "\n", stdout);
+    fputs(CLI_HELP_EXIT_CODES, stdout);
+}
+
+struct seg_vec {
+    shmkit_segment_info_t *v;
+    size_t n, cap;
+};
+
+static int collect_cb(const shmkit_segment_info_t *in, void *ctx)
+{
+    struct seg_vec *sv = ctx;
+    if (sv->n == sv->cap) {
+        size_t cap = sv->cap ? sv->cap * 2 : 16;
+        shmkit_segment_info_t *nv = realloc(sv->v, cap * sizeof *nv);
+        if (nv == NULL)
+            return -ENOMEM;
+        sv->v = nv;
+        sv->cap = cap;
+    }
+    sv->v[sv->n++] = *in;
+    return 0;
+}
+
+static int info_cmp(const void *a, const void *b)
+{
+    const shmkit_segment_info_t *x = a, *y = b;
+    if (x->backend != y->backend)
+        return x->backend < y->backend ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+#define MAX_PIDS_SHOWN 4
+
+static void attached_cell(char *buf, size_t len,
+                          const shmkit_segment_info_t *in)
+{
+    size_t off;
+    int n = in->nattached_listed;
+
+    if (n > SHMKIT_MAX_ATTACH)
+        n = SHMKIT_MAX_ATTACH;
+    if (in->nattach < 0)
+        snprintf(buf, len, "?");
+    else
+        snprintf(buf, len, "%d", in->nattach);
+    if (n <= 0)
+        return;
+    off = strlen(buf);
+    for (int i = 0; i < n && off + 1 < len; i++) {
+        const shmkit_attachee_t *a = &in->attached[i];
+        if (i == MAX_PIDS_SHOWN) {
+            snprintf(buf + off, len - off, ",+%d", n - i);
+            off += strlen(buf + off);
+            break;
+        }
+        snprintf(buf + off, len - off, "%s%lld%s", i ? "," : " (",
+                 (long long)a->pid,
+                 a->alive == 0 ? ":dead" : a->alive < 0 ? ":?" : "");
+        off += strlen(buf + off);
+    }
+    if (off + 1 < len)
+        snprintf(buf + off, len - off, ")");
+}
+
+struct row {
+    char name[256];
+    char size[16];
+    char mode[8];
+    char owner[64];
+    char attached[160];
+};
+
+void cli_segment_table(FILE *f, const shmkit_segment_info_t *infos, size_t n)
+{
+    static const char *hdr[] = {"NAME", "BACKEND", "SIZE", "MODE",
+                                "OWNER", "ATTACHED", "KIND", "STALE"};
+    int w[8];
+    struct row *rows = calloc(n ? n : 1, sizeof *rows);
+
+    for (int c = 0; c < 8; c++)
+        w[c] = (int)strlen(hdr[c]);
+    for (size_t i = 0; rows && i < n; i++) {
+        const shmkit_segment_info_t *in = &infos[i];
+        struct row *r = &rows[i];
+        int len;
+        safe_copy(r->name, sizeof r->name, in->name);
+        cli_format_size(in->size, r->size, sizeof r->size);
+        cli_format_mode(in->mode, r->mode, sizeof r->mode);
+        cli_user_name(in->uid, r->owner, sizeof r->owner);
+        attached_cell(r->attached, sizeof r->attached, in);
+        if ((len = (int)strlen(r->name)) > w[0]) w[0] = len;
+        if ((len = (int)strlen(shmkit_backend_name(in->backend))) > w[1]) w[1] = len;
+        if ((len = (int)strlen(r->size)) > w[2]) w[2] = len;
+        if ((len = (int)strlen(r->owner)) > w[4]) w[4] = len;
+        if ((len = (int)strlen(r->attached)) > w[5]) w[5] = len;
+        if ((len = (int)strlen(kind_or_dash(in))) > w[6]) w[6] = len;
+    }
+    fprintf(f, "%-*s  %-*s  %*s  %-*s  %-*s  %-*s  %-*s  %s\n",
+            w[0], hdr[0], w[1], hdr[1], w[2], hdr[2], w[3], hdr[3],
+            w[4], hdr[4], w[5], hdr[5], w[6], hdr[6], hdr[7]);
+    for (size_t i = 0; rows && i < n; i++) {
+        const shmkit_segment_info_t *in = &infos[i];
+        const struct row *r = &rows[i];
+        fprintf(f, "%-*s  %-*s  %*s  %-*s  %-*s  %-*s  %-*s  %s\n",
+                w[0], r->name, w[1], shmkit_backend_name(in->backend),
+                w[2], r->size, w[3], r->mode, w[4], r->owner,
+                w[5], r->attached, w[6], kind_or_dash(in),
+                in->stale ? "stale" : "-");
+    }
+    free(rows);
+}
+
+int cli_cmd_ls(int argc, char **argv)
+{
+    static const struct option lopts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct seg_vec sv = {NULL, 0, 0};
+    int json = 0, c, rc;
+
+    cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":jh", lopts, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = 1; break;
+        case 'h': ls_help(); return CLI_EXIT_OK;
+        default: return cli_bad_option("ls", ls_usage, argv, c);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("ls", ls_usage, NULL,
+                               "unexpected argument '%s'", argv[optind]);
+
+    shmkit_clear_error();
+    rc = shmkit_segment_list(collect_cb, &sv);
+    if (rc < 0) {
+        free(sv.v);
+        return cli_lib_error(rc, "listing segments", NULL);
+    }
+    if (sv.n > 1)
+        qsort(sv.v, sv.n, sizeof *sv.v, info_cmp);
+
+    if (json) {
+        cli_json_t j;
+        cli_json_init(&j, stdout);
+        cli_json_begin_array(&j, NULL);
+        for (size_t i = 0; i < sv.n; i++) {
+            cli_json_begin_object(&j, NULL);
+            json_common(&j, &sv.v[i]);
+            if (sv.v[i].is_shmkit)
+                cli_json_bool(&j, "persistent", sv.v[i].persistent);
+            else
+                cli_json_null(&j, "persistent");
+            cli_json_end_object(&j);
+        }
+        cli_json_end_array(&j);
+        cli_json_finish(&j);
+    } else {
+        cli_segment_table(stdout, sv.v, sv.n);
+    }
+    free(sv.v);
+    return CLI_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* info                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static const char info_usage[] = "shmkit info NAME [--json]";
+
+static void info_help(void)
+{
+    fputs("usage: shmkit info NAME [--json]\n"
+          "\n"
+          "Shows what a segment's header says, without attaching to it: kind,\n"
+          "sizes, creator (and whether it is alive), creation time, and the\n"
+          "processes attached, each alive, dead or unknown (a pid this process\n"
+          "cannot see, e.g. in another container).  A segment shmkit did not\n"
+          "make, or one that fails a check, is reported as an error after the\n"
+          "size, mode and owner are printed.\n"
+          "\n"
+          "NAME: NAME or /NAME (POSIX), sysv:KEY, sysv:id=SHMID, file:PATH.\n"
+          "\n"
+          "options:\n"
+          "  -j, --json   print one JSON object: name, backend, size, mode,\n"
+          "               uid, owner, gid, group, shmkit, check, kind,\n"
+          "               format_version, data_offset, data_size, creator_pid,\n"
+          "               creator_alive, created_unix_ns, created, persistent,\n"
+          "               hugepages, nattach, attached, stale\n"
+          "  -h, --help   show this help\n"
+          "\n"
+          "examples:\n"
+          "  shmkit info telemetry\n"
+          "  shmkit info sysv:0x1234 --json\n"
+          "\n", stdout);
+    fputs(CLI_HELP_EXIT_CODES, stdout);
+}
+
+static void info_json(const shmkit_segment_info_t *in)
+{
+    cli_json_t j;
+    char buf[64];
+
+    cli_json_init(&j, stdout);
+    cli_json_begin_object(&j, NULL);
+    json_common(&j, in);
+    if (in->is_shmkit) {
+        cli_json_uint(&j, "format_version", in->format_version);
+        cli_json_uint(&j, "data_offset", in->data_offset);
+        cli_json_uint(&j, "data_size", in->data_size);
+        cli_json_int(&j, "creator_pid", in->creator_pid);
+        if (in->creator_alive < 0)
+            cli_json_null(&j, "creator_alive");
+        else
+            cli_json_bool(&j, "creator_alive", in->creator_alive);
+        cli_json_uint(&j, "created_unix_ns", in->created_unix_ns);
+        cli_json_string(&j, "created",
+                        in->created_unix_ns
+                            ? cli_format_time_ns(in->created_unix_ns, buf,
+                                                 sizeof buf)
+                            : NULL);
+        cli_json_bool(&j, "persistent", in->persistent);
+        cli_json_bool(&j, "hugepages", in->hugepages);
+    } else {
+        static const char *nulls[] = {
+            "format_version", "data_offset", "data_size", "creator_pid",
+            "creator_alive", "created_unix_ns", "created", "persistent",
+            "hugepages"};
+        for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
+            cli_json_null(&j, nulls[i]);
+    }
+    /* channels: the counters and readers go here once channels land */
+    cli_json_end_object(&j);
+    cli_json_finish(&j);
+}
+
+static void info_text(const shmkit_segment_info_t *in)
+{
+    char name[300], sz[16], mode[8], user[64], group[64], when[64];
+    int n = in->nattached_listed;
+
+    safe_copy(name, sizeof name, in->name);
+    printf("name:            %s\n", name);
+    printf("backend:         %s\n", shmkit_backend_name(in->backend));
+    printf("size:            %s (%llu bytes)\n",
+           cli_format_size(in->size, sz, sizeof sz),
+           (unsigned long long)in->size);
+    printf("mode:            %s\n", cli_format_mode(in->mode, mode, sizeof mode));
+    printf("owner:           %s (uid %lu), group %s (gid %lu)\n",
+           cli_user_name(in->uid, user, sizeof user), (unsigned long)in->uid,
+           cli_group_name(in->gid, group, sizeof group),
+           (unsigned long)in->gid);
+    if (!in->is_shmkit) {
+        if (in->nattach >= 0)
+            printf("attached:        %d\n", in->nattach);
+        return;
+    }
+    printf("format_version:  %u\n", in->format_version);
+    printf("kind:            %s\n", shmkit_kind_name(in->kind));
+    printf("data_offset:     %llu\n", (unsigned long long)in->data_offset);
+    printf("data_size:       %llu (%s)\n", (unsigned long long)in->data_size,
+           cli_format_size(in->data_size, sz, sizeof sz));
+    printf("creator_pid:     %lld (%s)\n", (long long)in->creator_pid,
+           cli_alive_word(in->creator_alive));
+    printf("created:         %s\n",
+           cli_format_time_ns(in->created_unix_ns, when, sizeof when));
+    printf("persistent:      %s\n",
+           in->persistent ? "yes (never stale; remove it with 'shmkit rm')"
+                          : "no (the last process to close it removes it)");
+    printf("hugepages:       %s\n", in->hugepages ? "yes" : "no");
+    if (in->nattach < 0)
+        printf("attached:        unknown\n");
+    else
+        printf("attached:        %d\n", in->nattach);
+    if (n > SHMKIT_MAX_ATTACH)
+        n = SHMKIT_MAX_ATTACH;
+    for (int i = 0; i < n; i++) {
+        const shmkit_attachee_t *a = &in->attached[i];
+        printf("  pid %-10lld %s", (long long)a->pid, cli_alive_word(a->alive));
+        if (a->role)
+            printf("  role %u", a->role);
+        putchar('\n');
+    }
+    printf("stale:           %s\n",
+           in->stale ? "yes (every process is gone; 'shmkit gc' removes it)"
+                     : "no");
+    /* channels: the counters and readers go here once channels land */
+}
+
+int cli_cmd_info(int argc, char **argv)
+{
+    static const struct option lopts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    shmkit_segment_info_t *in;
+    const char *name;
+    int json = 0, c, rc, check;
+
+    cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":jh", lopts, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = 1; break;
+        case 'h': info_help(); return CLI_EXIT_OK;
+        default: return cli_bad_option("info", info_usage, argv, c);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("info", info_usage, NULL, "missing NAME");
+    if (argc - optind > 1)
+        return cli_usage_error("info", info_usage, NULL,
+                               "unexpected argument '%s'", argv[optind + 1]);
+    name = argv[optind];
+
+    in = calloc(1, sizeof *in);
+    if (in == NULL)
+        return cli_error(NULL, "out of memory");
+    shmkit_clear_error();
+    rc = shmkit_segment_inspect(name, in);
+    if (rc < 0) {
+        free(in);
+        if (is_check_code(rc))
+            return not_usable(name, rc);
+        return cli_lib_error(rc, name,
+                             rc == -ENOENT ? "'shmkit ls' lists the segments "
+                                             "that exist"
+                                           : NULL);
+    }
+    if (json)
+        info_json(in);
+    else
+        info_text(in);
+    check = in->is_shmkit ? 0 : (in->check ? in->check : SHMKIT_E_NOT_SHMKIT);
+    free(in);
+    if (check) {
+        fflush(stdout); /* what is known comes before the error */
+        return not_usable(name, check);
+    }
+    return CLI_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* create                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static const char create_usage[] =
+    "shmkit create NAME --size SIZE [--mode OCTAL] [--group G] [--huge] "
+    "[--lock] [--prefault]";
+
+static void create_help(void)
+{
+    fputs("usage: shmkit create NAME --size SIZE [--mode OCTAL] [--group G]\n"
+          "                         [--huge] [--lock] [--prefault]\n"
+          "\n"
+          "Creates a raw shmkit segment with SIZE bytes of data (rounded up\n"
+          "to a page) after its one-page header.  The segment is persistent:\n"
+          "it stays until 'shmkit rm NAME' removes it, and gc never touches\n"
+          "it.  Creation is exclusive: an existing NAME is an error.  The\n"
+          "backing store is reserved now, so a full /dev/shm fails here, not\n"
+          "later with SIGBUS.  Prints the name as 'shmkit ls' shows it.\n"
+          "\n"
+          "NAME: NAME or /NAME (POSIX, /dev/shm), sysv:KEY, sysv:ftok=PATH:ID,\n"
+          "sysv:private (prints the sysv:id=SHMID it got), file:PATH.\n"
+          "\n"
+          "options:\n"
+          "  -s, --size SIZE     data bytes: a number with an optional K, M, G\n"
+          "                      or T suffix (powers of 1024; KiB, MB, k also\n"
+          "                      accepted)\n"
+          "  -m, --mode OCTAL    permission bits, default 0600\n"
+          "  -g, --group G       hand the segment to group G (name or number);\n"
+          "                      use with --mode 0660 to share with the group\n"
+          "      --huge          back it with huge pages (sysv: names, or\n"
+          "                      file:PATH on a hugetlbfs mount); an error when\n"
+          "                      none are free\n"
+          "      --lock          pin it in RAM with SHM_LOCK (sysv: names only)\n"
+          "      --prefault      touch every page now\n"
+          "  -h, --help          show this help\n"
+          "\n"
+          "  Channels (--kind queue|bus|latest --capacity SIZE) are not\n"
+          "  available in this build yet.\n"
+          "\n"
+          "examples:\n"
+          "  shmkit create frames --size 64M --mode 0660 --group video\n"
+          "  shmkit create sysv:0x1234 --size 2M --huge --lock\n"
+          "  shmkit create file:/dev/hugepages/frames --size 1G --huge\n"
+          "\n", stdout);
+    fputs(CLI_HELP_EXIT_CODES, stdout);
+}
+
+enum {
+    OPT_HUGE = 256,
+    OPT_LOCK,
+    OPT_PREFAULT,
+    OPT_KIND,
+    OPT_CAPACITY,
+};
+
+static const char *size_problem(int rc)
+{
+    return rc == -ERANGE ? "must be between 1 and 2^64-1 bytes"
+                         : "is not a size (a number with an optional K, M, "
+                           "G or T suffix)";
+}
+
+int cli_cmd_create(int argc, char **argv)
+{
+    static const struct option lopts[] = {
+        {"size", required_argument, NULL, 's'},
+        {"mode", required_argument, NULL, 'm'},
+        {"group", required_argument, NULL, 'g'},
+        {"huge", no_argument, NULL, OPT_HUGE},
+        {"lock", no_argument, NULL, OPT_LOCK},
+        {"prefault", no_argument, NULL, OPT_PREFAULT},
+        {"kind", required_argument, NULL, OPT_KIND},
+        {"capacity", required_argument, NULL, OPT_CAPACITY},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    shmkit_segment_opts_t o;
+    shmkit_segment_t *seg = NULL;
+    const char *name, *kind = NULL, *capacity = NULL;
+    shmkit_backend_t backend;
+    int have_size = 0, c, rc;
+    uint64_t size = 0;
+    char sz[16], mode[8], cname[300];
+
+    shmkit_segment_opts_init(&o);
+    cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":s:m:g:h", lopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            rc = cli_parse_size(optarg, &size);
+            if (rc < 0)
+                return cli_usage_error("create", create_usage,
+                                       "examples: 4096, 64K, 16M, 2GiB",
+                                       "--size '%s' %s", optarg,
+                                       size_problem(rc));
+            have_size = 1;
+            break;
+        case 'm':
+            if (cli_parse_mode(optarg, &o.mode) < 0)
+                return cli_usage_error("create", create_usage,
+                                       "examples: 0600 (owner only), 0660 "
+                                       "(owner and group), 0666 (everyone)",
+                                       "--mode '%s' is not an octal mode "
+                                       "between 0000 and 0777", optarg);
+            break;
+        case 'g':
+            if (cli_lookup_group(optarg, &o.gid) < 0)
+                return cli_usage_error("create", create_usage,
+                                       "'getent group' lists the groups; a "
+                                       "numeric gid is accepted too",
+                                       "--group '%s': no such group", optarg);
+            break;
+        case OPT_HUGE: o.hugepages = 1; break;
+        case OPT_LOCK: o.lock = 1; break;
+        case OPT_PREFAULT: o.prefault = 1; break;
+        case OPT_KIND: kind = optarg; break;
+        case OPT_CAPACITY: capacity = optarg; break;
+        case 'h': create_help(); return CLI_EXIT_OK;
+        default: return cli_bad_option("create", create_usage, argv, c);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("create", create_usage, NULL, "missing NAME");
+    if (argc - optind > 1)
+        return cli_usage_error("create", create_usage, NULL,
+                               "unexpected argument '%s'", argv[optind + 1]);
+    name = argv[optind];
+
+    /* Channels: `create NAME --kind queue|bus|latest --capacity SIZE ...`
+     * will branch off here to the channel constructors. */
+    if (kind && strcmp(kind, "raw") != 0) {
+        if (strcmp(kind, "queue") == 0 || strcmp(kind, "bus") == 0 ||
+            strcmp(kind, "latest") == 0)
+            return cli_usage_error("create", create_usage,
+                                   "create a raw segment with --size instead",
+                                   "channels are not available in this build");
+        return cli_usage_error("create", create_usage, NULL,
+                               "--kind '%s' is not one of raw, queue, bus, "
+                               "latest", kind);
+    }
+    if (capacity)
+        return cli_usage_error("create", create_usage,
+                               "raw segments take --size; --capacity is for "
+                               "channels (--kind)",
+                               "--capacity needs --kind queue|bus|latest");
+    if (!have_size)
+        return cli_usage_error("create", create_usage,
+                               "e.g. 'shmkit create NAME --size 1M'",
+                               "missing --size");
+
+    backend = cli_name_backend(name);
+    if (backend == SHMKIT_BACKEND_MEMFD || backend == SHMKIT_BACKEND_ANON)
+        return cli_usage_error("create", create_usage,
+                               "memfd: and anon: segments live only as long "
+                               "as the process that made them; use a POSIX, "
+                               "sysv: or file: name",
+                               "cannot create '%s' from the command line",
+                               name);
+    if (o.lock && backend != SHMKIT_BACKEND_SYSV)
+        return cli_usage_error("create", create_usage,
+                               "--lock pins a SysV segment with SHM_LOCK; "
+                               "posix/file segments are locked by the process "
+                               "that maps them (shmkit_segment_opts.lock)",
+                               "--lock works only with sysv: names");
+    if (o.hugepages && backend == SHMKIT_BACKEND_POSIX)
+        return cli_usage_error("create", create_usage,
+                               "POSIX shm lives on tmpfs, which has no huge "
+                               "pages; use a sysv: name, or "
+                               "file:/dev/hugepages/NAME on a hugetlbfs mount",
+                               "--huge does not work with POSIX names");
+
+    o.size = size;
+    o.exclusive = 1;
+    o.persistent = 1;
+    o.kind = SHMKIT_KIND_RAW;
+    shmkit_clear_error();
+    rc = shmkit_segment_create(name, &o, &seg);
+    if (rc < 0)
+        return cli_lib_error(rc, name,
+                             rc == -EEXIST ? "'shmkit info NAME' shows it; "
+                                             "'shmkit rm NAME' removes it"
+                                           : NULL);
+    safe_copy(cname, sizeof cname, shmkit_segment_name(seg));
+    printf("created %s (%llu bytes of data, %s, mode %s)\n", cname,
+           (unsigned long long)shmkit_segment_data_size(seg),
+           cli_format_size(shmkit_segment_data_size(seg), sz, sizeof sz),
+           cli_format_mode(o.mode, mode, sizeof mode));
+    rc = shmkit_segment_close(seg);
+    if (rc < 0)
+        return cli_lib_error(rc, "closing the new segment", NULL);
+    return CLI_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* rm                                                                       */
+/* ------------------------------------------------------------------------ */
+
+static const char rm_usage[] = "shmkit rm [-f] NAME...";
+
+static void rm_help(void)
+{
+    fputs("usage: shmkit rm [-f] NAME...\n"
+          "\n"
+          "Removes each named segment, shmkit's or not.  Processes that have\n"
+          "it mapped keep their mapping until they close it; the name is gone\n"
+          "at once.  Goes on after an error and exits 1 if any NAME failed.\n"
+          "\n"
+          "NAME: as 'shmkit ls' prints it: NAME or /NAME (POSIX), sysv:KEY,\n"
+          "sysv:id=SHMID, file:PATH.\n"
+          "\n"
+          "options:\n"
+          "  -f, --force  a NAME that does not exist is not an error\n"
+          "  -h, --help   show this help\n"
+          "\n"
+          "examples:\n"
+          "  shmkit rm frames sysv:0x1234\n"
+          "  shmkit ls --json | jq -r '.[] | select(.shmkit) | .name' | "
+          "xargs shmkit rm\n"
+          "\n", stdout);
+    fputs(CLI_HELP_EXIT_CODES, stdout);
+}
+
+int cli_cmd_rm(int argc, char **argv)
+{
+    static const struct option lopts[] = {
+        {"force", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int force = 0, failed = 0, c, rc;
+
+    cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":fh", lopts, NULL)) != -1) {
+        switch (c) {
+        case 'f': force = 1; break;
+        case 'h': rm_help(); return CLI_EXIT_OK;
+        default: return cli_bad_option("rm", rm_usage, argv, c);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("rm", rm_usage, NULL, "missing NAME");
+    for (int i = optind; i < argc; i++) {
+        shmkit_clear_error();
+        rc = shmkit_segment_unlink(argv[i]);
+        if (rc == -ENOENT && force)
+            continue;
+        if (rc < 0) {
+            cli_lib_error(rc, argv[i],
+                          rc == -ENOENT ? "'shmkit ls' lists the segments "
+                                          "that exist"
+                                        : NULL);
+            failed = 1;
+        }
+    }
+    return failed ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* gc                                                                       */
+/* ------------------------------------------------------------------------ */
+
+static const char gc_usage[] = "shmkit gc [--dry-run]";
+
+static void gc_help(void)
+{
+    fputs("usage: shmkit gc [--dry-run]\n"
+          "\n"
+          "Removes stale shmkit segments, and only those: owned (not\n"
+          "persistent) segments whose creator and every attached process are\n"
+          "gone.  It locks each one and checks again before removing it, so\n"
+          "it never races with a process attaching.  Foreign segments,\n"
+          "persistent ones and any with a live or unknown process are left\n"
+          "alone.  Prints one line per segment, then a count.\n"
+          "\n"
+          "options:\n"
+          "  -n, --dry-run  only print what would be removed\n"
+          "  -h, --help     show this help\n"
+          "\n"
+          "examples:\n"
+          "  shmkit gc --dry-run\n"
+          "  shmkit gc\n"
+          "\n", stdout);
+    fputs(CLI_HELP_EXIT_CODES, stdout);
+}
+
+static void gc_cb(const shmkit_segment_info_t *in, void *ctx)
+{
+    const int *dry = ctx;
+    char name[300], sz[16];
+    safe_copy(name, sizeof name, in->name);
+    printf("%s %s (%s, %s)\n", *dry ? "would remove" : "removed", name,
+           cli_format_size(in->size, sz, sizeof sz), kind_or_dash(in));
+}
+
+int cli_cmd_gc(int argc, char **argv)
+{
+    static const struct option lopts[] = {
+        {"dry-run", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int dry = 0, c, rc;
+
+    cli_getopt_reset();
+    while ((c = getopt_long(argc, argv, ":nh", lopts, NULL)) != -1) {
+        switch (c) {
+        case 'n': dry = 1; break;
+        case 'h': gc_help(); return CLI_EXIT_OK;
+        default: return cli_bad_option("gc", gc_usage, argv, c);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("gc", gc_usage, NULL,
+                               "unexpected argument '%s'", argv[optind]);
+    shmkit_clear_error();
+    rc = shmkit_gc(dry, gc_cb, &dry);
+    if (rc < 0)
+        return cli_lib_error(rc, "gc", NULL);
+    printf("%d stale segment%s %s\n", rc, rc == 1 ? "" : "s",
+           dry ? "would be removed (dry run)" : "removed");
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,156 @@
+/*
+ * main.c - `shmkit`: the command table and the dispatcher.
+ *
+ * To add a command, add one line to `commands` below and write its function
+ * in the file of its group (see cli.h).  The order of the table is the order
+ * of `shmkit --help`.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+
+static const cli_command_t commands[] = {
+    {"ls", cli_cmd_ls, "list POSIX and SysV segments, shmkit's and others'"},
+    {"info", cli_cmd_info, "show a segment's header and attached processes"},
+    {"create", cli_cmd_create, "create a persistent segment"},
+    {"rm", cli_cmd_rm, "remove segments"},
+    {"gc", cli_cmd_gc, "remove stale shmkit segments, and only those"},
+    {"doctor", cli_cmd_doctor, "check /dev/shm, memlock, huge pages, SysV limits"},
+    /* channels: pub, sub, top; and bench: add them here */
+    {"demo", cli_cmd_demo, "a short live demo: one segment, several processes"},
+    {"help", cmd_help, "show help for a command"},
+    {"version", cmd_version, "print the version"},
+    /* hidden */
+    {"demo-reader", cli_cmd_demo_reader, NULL},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const cli_command_t *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void print_main_help(FILE *f)
+{
+    fputs("usage: shmkit COMMAND [OPTIONS] [ARGS]\n"
+          "       shmkit --help | --version\n"
+          "\n"
+          "shmkit manages shared-memory segments on one Linux host: lists\n"
+          "them with their owners and attached processes, creates and removes\n"
+          "them, removes stale ones, and checks the host's limits.\n"
+          "\n"
+          "commands:\n", f);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (commands[i].summary)
+            fprintf(f, "  %-8s  %s\n", commands[i].name, commands[i].summary);
+    fputs("\n"
+          "names pick the backend:\n"
+          "  NAME or /NAME        POSIX shared memory, under /dev/shm\n"
+          "  sysv:KEY             SysV, KEY decimal or 0x hex\n"
+          "  sysv:id=SHMID        SysV, by id (as `shmkit ls` prints it)\n"
+          "  sysv:ftok=PATH:ID    SysV, key from ftok(PATH, ID)\n"
+          "  file:PATH            a mapped file (hugetlbfs too)\n"
+          "\n"
+          "examples:\n"
+          "  shmkit demo\n"
+          "  shmkit ls\n"
+          "  shmkit create frames --size 64M --mode 0660 --group video\n"
+          "  shmkit info frames --json\n"
+          "  shmkit rm frames\n"
+          "\n"
+          "Run 'shmkit COMMAND --help' for a command's options.\n"
+          "\n", f);
+    fputs(CLI_HELP_EXIT_CODES, f);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    const cli_command_t *c;
+    char *sub[3];
+
+    if (argc < 2) {
+        print_main_help(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        fputs("usage: shmkit help [COMMAND]\n\n"
+              "Shows the help of COMMAND, or the list of commands.\n\n"
+              "examples:\n  shmkit help create\n\n", stdout);
+        fputs(CLI_HELP_EXIT_CODES, stdout);
+        return CLI_EXIT_OK;
+    }
+    if (argc > 2)
+        return cli_usage_error("help", "shmkit help [COMMAND]", NULL,
+                               "too many arguments");
+    c = find_command(argv[1]);
+    if (c == NULL)
+        return cli_usage_error("help", "shmkit help [COMMAND]",
+                               "'shmkit --help' lists the commands",
+                               "unknown command '%s'", argv[1]);
+    if (c->fn == cmd_help)
+        return cmd_help(1, argv);
+    sub[0] = argv[1];
+    sub[1] = (char *)"--help";
+    sub[2] = NULL;
+    return c->fn(2, sub);
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1 && (strcmp(argv[1], "-h") == 0 ||
+                     strcmp(argv[1], "--help") == 0)) {
+        fputs("usage: shmkit version\n\nPrints \"shmkit X.Y.Z\", the "
+              "version of the library it is built with.\n\n", stdout);
+        fputs(CLI_HELP_EXIT_CODES, stdout);
+        return CLI_EXIT_OK;
+    }
+    if (argc > 1)
+        return cli_usage_error("version", "shmkit version", NULL,
+                               "takes no arguments");
+    printf("shmkit %s\n", shmkit_version());
+    return CLI_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    const cli_command_t *c;
+    const char *name;
+    int rc;
+
+    if (argc < 2) {
+        fputs("usage: shmkit COMMAND [OPTIONS] [ARGS]\n"
+              "try 'shmkit --help'\n", stderr);
+        return CLI_EXIT_USAGE;
+    }
+    name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
+        return cmd_help(1, argv);
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0)
+        return cmd_version(1, argv);
+    if (name[0] == '-')
+        return cli_usage_error(NULL, "shmkit COMMAND [OPTIONS] [ARGS]", NULL,
+                               "unknown option '%s'", name);
+    c = find_command(name);
+    if (c == NULL)
+        return cli_usage_error(NULL, "shmkit COMMAND [OPTIONS] [ARGS]",
+                               "'shmkit --help' lists the commands",
+                               "unknown command '%s'", name);
+
+    rc = c->fn(argc - 1, argv + 1);
+
+    /* A full disk or a closed pipe must not pass for success. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        if (rc == CLI_EXIT_OK)
+            rc = cli_error(NULL, "writing to stdout: %s", strerror(errno));
+    }
+    return rc;
+}
