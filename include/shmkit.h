@@ -16,13 +16,15 @@
  * shmkit_gc() and the memfd helpers are thread-safe.  A handle
  * (shmkit_segment_t) is used by one thread at a time.
  *
- * fork(): every fd shmkit opens is O_CLOEXEC.  After fork() the child may use
- * the mapping it inherited (that is how anon and memfd segments are shared):
- * read and write the data area, and call shmkit_segment_close() on the
- * inherited handle, which in the child only unmaps and closes its copy of the
- * fd (the parent's attachment is untouched).  A child that wants to be an
- * attachee of its own (counted for liveness and ownership) opens its own
- * handle with shmkit_segment_open().  Channel endpoints are never inherited:
+ * fork(): every fd shmkit opens is O_CLOEXEC, and a child closes the segment
+ * fds it inherited (a pthread_atfork handler).  Mappings of named posix and
+ * file segments are not inherited at all (MADV_DONTFORK), because a mapping
+ * keeps its parent's liveness locks alive: the child opens its own handle
+ * with shmkit_segment_open().  memfd, anon and sysv mappings are inherited
+ * (fork is how anon and memfd segments are shared): the child may read and
+ * write the data area and call shmkit_segment_close() on the inherited
+ * handle, which in the child only unmaps.  A memfd child keeps the parent's
+ * attachment alive until it unmaps.  Channel endpoints are never inherited:
  * the child opens its own.
  */
 #ifndef SHMKIT_H
@@ -289,6 +291,216 @@ SHMKIT_API int shmkit_memfd_send(int sock, shmkit_segment_t *seg);
 SHMKIT_API int shmkit_memfd_recv(int sock, const shmkit_peer_allow_t *allow,
                                  const shmkit_segment_opts_t *opts,
                                  shmkit_segment_t **out);
+
+/* ------------------------------------------------------------------------ */
+/* Sync primitives (place them inside a segment's data area)                */
+/* ------------------------------------------------------------------------ */
+
+/** Robust process-shared mutex (PTHREAD_PROCESS_SHARED + ROBUST). */
+typedef struct shmkit_mutex {
+    _Alignas(64) unsigned char opaque_[64];
+} shmkit_mutex_t;
+
+/** Initialises a mutex in shared memory (once, by the segment's creator). */
+SHMKIT_API int shmkit_mutex_init(shmkit_mutex_t *m);
+/**
+ * Locks, waiting up to timeout_ns (< 0: forever, 0: try).  Returns 0,
+ * SHMKIT_E_OWNER_DEAD (the previous owner died: the lock IS held; repair the
+ * data, then call shmkit_mutex_consistent()), -ETIMEDOUT, -EAGAIN (try), or
+ * -ENOTRECOVERABLE (an earlier owner-dead was unlocked without repair).
+ */
+SHMKIT_API int shmkit_mutex_lock(shmkit_mutex_t *m, int64_t timeout_ns);
+SHMKIT_API int shmkit_mutex_unlock(shmkit_mutex_t *m);
+/** Marks the data repaired after SHMKIT_E_OWNER_DEAD. */
+SHMKIT_API int shmkit_mutex_consistent(shmkit_mutex_t *m);
+
+/**
+ * Futex eventcount.  Waiter:  key = prepare(); if (condition) cancel();
+ * else wait(key, timeout).  Notifier: publish the data, then notify().
+ * notify() makes no syscall when nobody waits.  Zero-initialised = ready.
+ */
+typedef struct shmkit_event {
+    uint32_t opaque_[2];
+} shmkit_event_t;
+
+SHMKIT_API uint32_t shmkit_event_prepare(shmkit_event_t *e);
+SHMKIT_API void shmkit_event_cancel(shmkit_event_t *e);
+/** 0 when woken (or the key is stale), -ETIMEDOUT, -EINTR. */
+SHMKIT_API int shmkit_event_wait(shmkit_event_t *e, uint32_t key,
+                                 int64_t timeout_ns);
+/** Wakes one waiter (all = 0) or all of them; returns how many were woken
+ *  (0 without a syscall when nobody waits). */
+SHMKIT_API int shmkit_event_notify(shmkit_event_t *e, int all);
+
+/**
+ * Seqlock for a value written by one process and read by many.
+ * Zero-initialised = ready.  A reader never returns a torn value; a writer
+ * killed mid-write makes readers time out (-ETIMEDOUT), never hang.
+ */
+typedef struct shmkit_seqlock {
+    uint32_t opaque_[2];
+} shmkit_seqlock_t;
+
+SHMKIT_API void shmkit_seqlock_write(shmkit_seqlock_t *s, void *dst,
+                                     const void *src, size_t len);
+SHMKIT_API int shmkit_seqlock_read(shmkit_seqlock_t *s, void *dst,
+                                   const void *src, size_t len,
+                                   int64_t timeout_ns);
+
+/* ------------------------------------------------------------------------ */
+/* Channels: queue, bus, latest                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A channel is a segment whose kind says which it is:
+ *   queue   FIFO, one consumer; one producer, or many (multi_producer).
+ *   bus     one writer, many readers, each sees every message in order;
+ *           lossy (writer never waits; lapped readers get SHMKIT_E_LOST) or
+ *           reliable (writer waits for the slowest live reader).
+ *   latest  one value; readers always get the newest complete value.
+ * Writers are shmkit_writer_t (queue producers too), readers shmkit_reader_t.
+ * Endpoint handles are used by one thread at a time; the counters in the
+ * segment can be read by anyone with shmkit_channel_stat().
+ *
+ * Timeouts (int64_t timeout_ns): 0 = do not wait (-EAGAIN), > 0 = wait at
+ * most that long (-ETIMEDOUT), < 0 = wait until something happens; even then
+ * a dead peer is noticed (SHMKIT_E_PEER_GONE), so no wait hangs forever
+ * because of another process.  -EAGAIN on the fast path records no error
+ * message.
+ */
+
+typedef enum shmkit_wait {
+    SHMKIT_WAIT_ADAPTIVE = 0, /**< spin a bounded time, then block (default) */
+    SHMKIT_WAIT_SPIN = 1,     /**< busy-poll                                 */
+    SHMKIT_WAIT_YIELD = 2,    /**< poll with sched_yield()                   */
+    SHMKIT_WAIT_BLOCK = 3     /**< futex wait right away (no CPU while idle) */
+} shmkit_wait_t;
+
+typedef struct shmkit_channel_opts {
+    shmkit_kind_t kind;      /**< QUEUE, BUS or LATEST                       */
+    uint64_t capacity;       /**< ring bytes (rounded up to a power of two);
+                                  latest: the largest value                  */
+    uint32_t max_msg;        /**< largest message; default capacity / 4      */
+    uint32_t max_readers;    /**< bus: default 64, at most 120               */
+    int reliable;            /**< bus: writer waits for the slowest reader   */
+    int multi_producer;      /**< queue: many producers (CAS on the tail)    */
+    shmkit_segment_opts_t seg; /**< mode, gid, persistent, prefault, ...   */
+} shmkit_channel_opts_t;
+
+/** Defaults: capacity 1 MiB, 64 readers, lossy, prefault, mode 0600. */
+SHMKIT_API void shmkit_channel_opts_init(shmkit_channel_opts_t *o,
+                                         shmkit_kind_t kind);
+
+/** Creates a channel (exclusive).  With o->seg.persistent it outlives its
+ *  users (what `shmkit create` does); otherwise it is owned and this call is
+ *  only useful together with an endpoint: use shmkit_writer_open(create). */
+SHMKIT_API int shmkit_channel_create(const char *name,
+                                     const shmkit_channel_opts_t *o);
+
+typedef struct shmkit_endpoint_opts {
+    shmkit_wait_t wait;      /**< how to wait; default ADAPTIVE              */
+    uint32_t spin_us;        /**< adaptive: spin this long first (default 50)*/
+    int open_timeout_ms;     /**< wait this long for the channel to appear
+                                  and be ready (default 1000)                */
+    const shmkit_channel_opts_t *create; /**< writer: create if missing      */
+} shmkit_endpoint_opts_t;
+
+SHMKIT_API void shmkit_endpoint_opts_init(shmkit_endpoint_opts_t *o);
+
+typedef struct shmkit_writer shmkit_writer_t;
+typedef struct shmkit_reader shmkit_reader_t;
+
+/**
+ * Opens the writing end (a queue producer, the bus or latest writer).
+ * SHMKIT_E_BUSY when a live writer holds a bus or latest channel (or a
+ * single-producer queue).  A writer re-opening a channel whose previous
+ * writer died continues where it stopped.
+ */
+SHMKIT_API int shmkit_writer_open(const char *name,
+                                  const shmkit_endpoint_opts_t *o,
+                                  shmkit_writer_t **out);
+/**
+ * Reserves len bytes in place; *buf points at them until commit.  Returns
+ * 0, -EAGAIN / -ETIMEDOUT when full, -EMSGSIZE when len > max_msg.
+ */
+SHMKIT_API int shmkit_writer_reserve(shmkit_writer_t *w, size_t len,
+                                     void **buf, int64_t timeout_ns);
+/** Publishes the reserved message with len <= the reserved length bytes
+ *  (one release store). */
+SHMKIT_API int shmkit_writer_commit(shmkit_writer_t *w, size_t len);
+/** Copies buf in as one message (reserve + memcpy + commit). */
+SHMKIT_API int shmkit_writer_send(shmkit_writer_t *w, const void *buf,
+                                  size_t len, int64_t timeout_ns);
+/** Number of live readers (bus: joined readers; queue: 1 if the consumer is
+ *  attached; latest: attached readers). */
+SHMKIT_API int shmkit_writer_readers(shmkit_writer_t *w);
+/** Largest message this channel takes. */
+SHMKIT_API size_t shmkit_writer_max_msg(const shmkit_writer_t *w);
+/** Ends the stream (readers drain, then get SHMKIT_E_CLOSED) and frees w.
+ *  For a multi-producer queue the stream ends with the last producer that
+ *  closes. */
+SHMKIT_API int shmkit_writer_close(shmkit_writer_t *w);
+/** Frees w without ending the stream: another writer may take over. */
+SHMKIT_API int shmkit_writer_detach(shmkit_writer_t *w);
+
+/** Joins as a reader (the queue's one consumer: SHMKIT_E_BUSY if a live one
+ *  exists; a bus reader starts at the next message written). */
+SHMKIT_API int shmkit_reader_open(const char *name,
+                                  const shmkit_endpoint_opts_t *o,
+                                  shmkit_reader_t **out);
+/**
+ * Next message in place: *buf, *len valid until release.  Returns 0;
+ * -EAGAIN / -ETIMEDOUT; SHMKIT_E_LOST when the reader was lapped (the count
+ * is in shmkit_reader_lost(); call again to continue); SHMKIT_E_CLOSED when
+ * the writer closed and everything was read; SHMKIT_E_PEER_GONE when the
+ * writer died without closing and everything committed was read;
+ * SHMKIT_E_CORRUPT when the ring holds impossible values.
+ * latest: the newest value, copied into the reader's own buffer; -EAGAIN
+ * until a value newer than the last one read exists.
+ */
+SHMKIT_API int shmkit_reader_peek(shmkit_reader_t *r, const void **buf,
+                                  size_t *len, int64_t timeout_ns);
+/** Ends a peek.  Lossy bus: SHMKIT_E_OVERRUN when the writer overwrote the
+ *  message while it was read (discard what was read). */
+SHMKIT_API int shmkit_reader_release(shmkit_reader_t *r);
+/** Copies the next message into buf (cap bytes); *len = its length.
+ *  -EMSGSIZE (message kept) when cap is too small. */
+SHMKIT_API int shmkit_reader_recv(shmkit_reader_t *r, void *buf, size_t cap,
+                                  size_t *len, int64_t timeout_ns);
+/** Messages this reader lost so far (lossy bus). */
+SHMKIT_API uint64_t shmkit_reader_lost(const shmkit_reader_t *r);
+SHMKIT_API int shmkit_reader_close(shmkit_reader_t *r);
+
+#define SHMKIT_MAX_READERS 120
+
+typedef struct shmkit_reader_stat {
+    int64_t pid;
+    int alive;             /**< 1 / 0 / -1 unknown                       */
+    uint64_t position;     /**< bytes consumed (published in batches)    */
+    uint64_t lag;          /**< bytes behind the writer                  */
+    uint64_t messages;     /**< messages read                            */
+    uint64_t lost;         /**< messages lost                            */
+} shmkit_reader_stat_t;
+
+typedef struct shmkit_channel_stat {
+    shmkit_kind_t kind;
+    int reliable, multi_producer;
+    uint64_t capacity;
+    uint32_t max_msg, max_readers;
+    uint64_t messages;       /**< messages written                        */
+    uint64_t bytes;          /**< payload bytes written                   */
+    uint64_t position;       /**< writer position in the ring (bytes)     */
+    int64_t writer_pid;      /**< 0 when no writer ever attached          */
+    int writer_alive;        /**< 1 / 0 / -1                              */
+    int closed;              /**< end of stream                           */
+    uint64_t evictions;      /**< dead readers evicted (reliable bus)     */
+    uint64_t producer_deaths;/**< dead producers' claims padded (queue)   */
+    int nreaders;
+    shmkit_reader_stat_t readers[SHMKIT_MAX_READERS];
+} shmkit_channel_stat_t;
+
+/** Reads a channel's counters without joining it. */
+SHMKIT_API int shmkit_channel_stat(const char *name, shmkit_channel_stat_t *st);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include "backend.h"
 #include "error.h"
 #include "segment.h"
+#include "channel.h"
 
 static int anon_create(const struct sk_name *nm, const shmkit_segment_opts_t *o,
                        shmkit_segment_t **out)
@@ -46,6 +47,8 @@ static int anon_create(const struct sk_name *nm, const shmkit_segment_opts_t *o,
     s->kind = o->kind;
     s->persistent = 1; /* nothing to unlink */
     /* no table slot: a fork child shares the creator's attachment */
+    if ((r = sk_run_create_hook(s)) < 0)
+        goto fail;
     sk_header_publish(p);
     *out = s;
     return 0;

@@ -27,6 +27,7 @@
 #include "backend.h"
 #include "error.h"
 #include "segment.h"
+#include "channel.h"
 
 #ifndef HUGETLBFS_MAGIC
 #define HUGETLBFS_MAGIC 0x958458f6
@@ -141,6 +142,20 @@ static uint64_t ctime_age_ns(const struct stat *st)
     uint64_t c = (uint64_t)st->st_ctim.tv_sec * 1000000000ull +
                  (uint64_t)st->st_ctim.tv_nsec;
     return now > c ? now - c : 0;
+}
+
+/*
+ * A mapping holds a reference to its open file description, and with it the
+ * description's OFD locks.  A child inheriting the mapping of a named
+ * segment would keep its parent "attached" after the parent left, and stop
+ * the last closer from removing the name.  Named segments are therefore not
+ * inherited (MADV_DONTFORK): a child opens its own handle.  memfd mappings
+ * are inherited on purpose: fork is how they are shared.
+ */
+static void sk_dontfork(shmkit_segment_t *s)
+{
+    if (s->backend != SHMKIT_BACKEND_MEMFD)
+        madvise(s->base, s->map_size, MADV_DONTFORK);
 }
 
 static int fd_open_flags(int readonly)
@@ -270,6 +285,7 @@ static int fd_create(const struct sk_name *nm, const shmkit_segment_opts_t *o,
         goto fail;
     }
     s->map_size = total;
+    sk_dontfork(s);
     if ((r = sk_numa_bind(s->base, total, o->numa_node, nm->canon)) < 0)
         goto fail;
     if (o->reserve) {
@@ -292,6 +308,8 @@ static int fd_create(const struct sk_name *nm, const shmkit_segment_opts_t *o,
     s->kind = o->kind;
     s->persistent = o->persistent != 0;
     if ((r = sk_slot_claim(s, 0)) < 0)
+        goto fail;
+    if ((r = sk_run_create_hook(s)) < 0)
         goto fail;
     sk_header_publish(h);
     *out = s;
@@ -366,6 +384,7 @@ static int attach_fd(shmkit_segment_t *s, const shmkit_segment_opts_t *o,
         munmap((char *)s->base + total, mapped - total);
         s->map_size = total;
     }
+    sk_dontfork(s);
     s->kind = h->kind;
     s->persistent = (h->flags & SK_F_PERSISTENT) != 0;
     s->dev = (uint64_t)st.st_dev;
@@ -470,11 +489,15 @@ static int fd_close(shmkit_segment_t *s)
     sk_slot_release(s);
     if (s->locked && s->base)
         munlock(s->base, s->map_size);
-    /* The last attachee of an owned segment removes its name.  Upgrading our
-     * gate read lock to a write lock succeeds only when no other open file
-     * description holds it, i.e. nobody else is attached; while we hold it,
-     * openers wait and then find the name gone. */
-    if (!s->persistent && s->path[0] &&
+    /* The last attachee of an owned segment removes its name.  A write lock
+     * on the gate succeeds only when no other open file description holds
+     * it, i.e. nobody else is attached; while we hold it, openers wait and
+     * then find the name gone. */
+    /* Let go of our read lock first: two last closers that each kept theirs
+     * while trying for the write lock would both fail, and nobody would
+     * unlink.  This way exactly the last one to try succeeds. */
+    if (!s->persistent && !s->readonly && s->path[0] &&
+        sk_lock(s->fd, SK_LOCK_GATE, F_UNLCK) == 0 &&
         sk_lock(s->fd, SK_LOCK_GATE, F_WRLCK) == 0) {
         int e = unlink_if_same(s->backend, s->path, s->dev, s->ino);
         if (e < 0 && e != -ENOENT)
@@ -510,7 +533,13 @@ static int fill_from_fd(int fd, const struct stat *st, int own_slot,
     info->gid = st->st_gid;
     info->nattach = -1;
     if (size < SK_HEADER_SIZE) {
-        info->check = size == 0 ? SHMKIT_E_NOT_SHMKIT : SHMKIT_E_TRUNCATED;
+        /* too small for a header: truncated only if it starts like one */
+        uint64_t magic = 0;
+        info->check = SHMKIT_E_NOT_SHMKIT;
+        if (size >= sizeof magic &&
+            pread(fd, &magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
+            magic == SK_MAGIC)
+            info->check = SHMKIT_E_TRUNCATED;
         return 0;
     }
     struct sk_header *h = mmap(NULL, SK_HEADER_SIZE, PROT_READ, MAP_SHARED, fd, 0);

@@ -21,6 +21,7 @@
 #include "backend.h"
 #include "error.h"
 #include "segment.h"
+#include "channel.h"
 
 #ifndef SHM_HUGETLB
 #define SHM_HUGETLB 04000
@@ -208,6 +209,8 @@ static int sysv_create(const struct sk_name *nm, const shmkit_segment_opts_t *o,
     s->persistent = o->persistent != 0;
     if ((r = sk_slot_claim(s, 0)) < 0)
         goto fail;
+    if ((r = sk_run_create_hook(s)) < 0)
+        goto fail;
     sk_header_publish(h);
     *out = s;
     return 0;
@@ -224,7 +227,7 @@ static int sysv_close(shmkit_segment_t *s)
     if (s->locked && s->base)
         munlock(s->base, s->map_size);
     /* Last attachee of an owned segment: nattch counts us too. */
-    if (!s->persistent && shmctl(s->shmid, IPC_STAT, &ds) == 0 &&
+    if (!s->persistent && !s->readonly && shmctl(s->shmid, IPC_STAT, &ds) == 0 &&
         ds.shm_nattch <= 1)
         shmctl(s->shmid, IPC_RMID, NULL);
     sk_handle_free(s);

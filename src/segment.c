@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,11 +331,59 @@ int sk_apply_mem_opts(shmkit_segment_t *s, const shmkit_segment_opts_t *o,
 
 /* ---- handles ---------------------------------------------------------------- */
 
+/*
+ * fork(): a child inherits our fds, and with them our open file
+ * descriptions and their OFD locks.  A child that kept them would look
+ * attached on our behalf, and would stop the last real closer from taking
+ * the gate exclusively.  So the child closes every inherited segment fd
+ * (its mappings stay usable); it opens its own handles to be an attachee.
+ */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static shmkit_segment_t *reg_head;
+static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
+
+static void atfork_child(void)
+{
+    /* single-threaded here; the mutex may be held by a vanished thread */
+    pthread_mutex_init(&reg_lock, NULL);
+    for (shmkit_segment_t *s = reg_head; s; s = s->reg_next)
+        if (s->fd >= 0 && s->owner_pid != getpid()) {
+            close(s->fd);
+            s->fd = -1;
+        }
+}
+
+static void reg_init(void)
+{
+    pthread_atfork(NULL, NULL, atfork_child);
+}
+
+static void reg_add(shmkit_segment_t *s)
+{
+    pthread_once(&reg_once, reg_init);
+    pthread_mutex_lock(&reg_lock);
+    s->reg_next = reg_head;
+    reg_head = s;
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static void reg_remove(shmkit_segment_t *s)
+{
+    pthread_mutex_lock(&reg_lock);
+    for (shmkit_segment_t **pp = &reg_head; *pp; pp = &(*pp)->reg_next)
+        if (*pp == s) {
+            *pp = s->reg_next;
+            break;
+        }
+    pthread_mutex_unlock(&reg_lock);
+}
+
 shmkit_segment_t *sk_handle_new(const struct sk_name *nm)
 {
     shmkit_segment_t *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
+    reg_add(s);
     s->backend = nm->backend;
     snprintf(s->name, sizeof s->name, "%s", nm->canon);
     snprintf(s->path, sizeof s->path, "%s", nm->path);
@@ -349,6 +398,7 @@ void sk_handle_free(shmkit_segment_t *s)
 {
     if (!s)
         return;
+    reg_remove(s);
     if (s->base && s->backend == SHMKIT_BACKEND_SYSV)
         shmdt(s->base);
     else if (s->base)
@@ -538,4 +588,51 @@ int shmkit_segment_stale(const char *name)
     if (r < 0)
         return r;
     return info.stale;
+}
+
+/* ---- hooks for the channel layer --------------------------------------- */
+
+#include "channel.h"
+
+static _Thread_local sk_create_hook_fn tl_hook;
+static _Thread_local void *tl_hook_ctx;
+
+void sk_set_create_hook(sk_create_hook_fn fn, void *ctx)
+{
+    tl_hook = fn;
+    tl_hook_ctx = ctx;
+}
+
+/* Called by every backend's create right before `ready` is published, so
+ * the channel's control block is complete when openers first see it. */
+int sk_run_create_hook(shmkit_segment_t *s)
+{
+    if (!tl_hook)
+        return 0;
+    return tl_hook(shmkit_segment_data(s), shmkit_segment_data_size(s),
+                   tl_hook_ctx);
+}
+
+int sk_seg_slot_alive(shmkit_segment_t *s, int slot)
+{
+    if (slot < 0 || slot >= SHMKIT_MAX_ATTACH)
+        return 0;
+    if (slot == s->slot)
+        return 1;
+    struct sk_header *h = sk_hdr(s);
+    struct sk_slot *sl = &h->slots[slot];
+    int64_t pid = atomic_load_explicit(&sl->pid, memory_order_acquire);
+    if (s->fd >= 0)
+        return sk_lock_held(s->fd, SK_LOCK_SLOT0 + slot) > 0;
+    if (pid == 0)
+        return 0;
+    if (pid < 0)
+        pid = -pid;
+    return sk_proc_alive(pid, sl->start_time, sl->pidns);
+}
+
+void sk_seg_set_role(shmkit_segment_t *s, uint32_t role)
+{
+    if (s->slot >= 0)
+        sk_hdr(s)->slots[s->slot].role = role;
 }

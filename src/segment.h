@@ -114,6 +114,7 @@ struct shmkit_segment {
     int persistent;
     uint32_t kind;
     uint64_t dev, ino;  /* identity of the opened object                  */
+    shmkit_segment_t *reg_next; /* registry of open handles (fork)      */
 };
 
 static inline struct sk_header *sk_hdr(const shmkit_segment_t *s)

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -42,7 +43,7 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
 
 #define DEMO_MAGIC 0x4f4d45444b4d4853ULL /* "SHMKDEMO" little-endian */
 #define DEMO_MAX_READERS 16
-#define DEMO_WRITE_MS 2600     /* how long the writer writes              */
+#define DEMO_WRITE_MS 3000     /* how long the writer writes              */
 #define DEMO_ATTACH_MS 3000    /* how long readers may take to attach     */
 #define DEMO_READER_EVERY_MS 650
 
@@ -220,6 +221,8 @@ int cli_cmd_demo_reader(int argc, char **argv)
     rc = shmkit_segment_close(seg);
     if (rc < 0)
         return cli_lib_error(rc, "closing the demo segment", NULL);
+    /* A closed stdout (`shmkit demo | head`) is not the reader's failure. */
+    clearerr(stdout);
     return CLI_EXIT_OK;
 }
 
@@ -448,11 +451,16 @@ int cli_cmd_demo(int argc, char **argv)
 
     t0 = cli_now_ns();
     while (!g_stop) {
-        uint64_t el = cli_now_ns() - t0;
+        uint64_t el = cli_now_ns() - t0, next;
+        struct timespec ts;
         if (el >= DEMO_WRITE_MS * 1000000ull)
             break;
         demo_write(s, ++n, (double)el / 1e9);
-        cli_sleep_ms(1);
+        /* one write per millisecond, on an absolute schedule */
+        next = t0 + n * 1000000ull;
+        ts.tv_sec = (time_t)(next / 1000000000ull);
+        ts.tv_nsec = (long)(next % 1000000000ull);
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
     }
     printf("writer: done after %llu updates\n", (unsigned long long)n);
 

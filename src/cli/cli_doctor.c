@@ -322,7 +322,7 @@ static void check_hugepages(struct doctor *d, const struct mounts *m)
 
 static void check_sysv(struct doctor *d)
 {
-    uint64_t shmmax, shmall, shmmni, used = 0;
+    uint64_t shmmax = 0, shmall = 0, shmmni = 0, used = 0;
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
     char a[16], b[16], line[512];
     int counted = 0;

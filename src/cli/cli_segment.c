@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -25,9 +26,33 @@ static void safe_copy(char *dst, size_t len, const char *s)
         dst[i] = '\0';
 }
 
+/* The check that makes a segment unusable (0: its header is good).  A
+ * shmkit segment whose creator died before it was ready has is_shmkit set
+ * (it is stale) and check SHMKIT_E_NOT_READY. */
+static int info_check(const shmkit_segment_info_t *in)
+{
+    if (in->check)
+        return in->check;
+    return in->is_shmkit ? 0 : SHMKIT_E_NOT_SHMKIT;
+}
+
+/* Is the header part of info (kind, sizes, creator) filled in? */
+static int header_known(const shmkit_segment_info_t *in)
+{
+    return in->is_shmkit && in->check == 0;
+}
+
+static const char *kind_or_null(const shmkit_segment_info_t *in)
+{
+    return header_known(in) && in->kind != SHMKIT_KIND_NONE
+               ? shmkit_kind_name(in->kind)
+               : NULL;
+}
+
 static const char *kind_or_dash(const shmkit_segment_info_t *in)
 {
-    return in->is_shmkit ? shmkit_kind_name(in->kind) : "-";
+    const char *k = kind_or_null(in);
+    return k ? k : "-";
 }
 
 /* Why a segment failed its checks, for the hint line. */
@@ -99,13 +124,34 @@ static void print_check_hint(int check, const char *name)
     fprintf(stderr, "%s\n", h);
 }
 
-static int not_usable(const char *name, int check)
+static int not_usable(const char *name, int check, int stale)
 {
     char safe[300];
     safe_copy(safe, sizeof safe, name);
     fprintf(stderr, "shmkit: error: %s is not a usable shmkit segment: %s\n",
             safe, shmkit_strerror(check));
-    print_check_hint(check, name);
+    if (stale)
+        cli_hint("it is stale (every process that had it is gone): "
+                 "'shmkit gc' removes it");
+    else
+        print_check_hint(check, name);
+    return CLI_EXIT_ERROR;
+}
+
+/* inspect could stat the object but not read its header (-EACCES, ...). */
+static int unreadable(const char *name, const shmkit_segment_info_t *in,
+                      int check)
+{
+    char safe[300];
+    safe_copy(safe, sizeof safe, name);
+    fprintf(stderr, "shmkit: error: cannot read the header of %s: %s\n",
+            safe, shmkit_strerror(check));
+    if (check == -EACCES || check == -EPERM)
+        cli_hint("the segment is mode %04o, owned by uid %lu gid %lu, and "
+                 "you are uid %lu; run as its owner, or have it created with "
+                 "--mode 0660 --group GROUP and join that group",
+                 (unsigned)(in->mode & 07777), (unsigned long)in->uid,
+                 (unsigned long)in->gid, (unsigned long)geteuid());
     return CLI_EXIT_ERROR;
 }
 
@@ -145,8 +191,7 @@ static void json_common(cli_json_t *j, const shmkit_segment_info_t *in)
     cli_json_string(j, "group", cli_group_name(in->gid, buf, sizeof buf));
     cli_json_bool(j, "shmkit", in->is_shmkit);
     cli_json_string(j, "check", in->check ? shmkit_strerror(in->check) : NULL);
-    cli_json_string(j, "kind",
-                    in->is_shmkit ? shmkit_kind_name(in->kind) : NULL);
+    cli_json_string(j, "kind", kind_or_null(in));
     if (in->nattach < 0)
         cli_json_null(j, "nattach");
     else
@@ -336,7 +381,7 @@ int cli_cmd_ls(int argc, char **argv)
         for (size_t i = 0; i < sv.n; i++) {
             cli_json_begin_object(&j, NULL);
             json_common(&j, &sv.v[i]);
-            if (sv.v[i].is_shmkit)
+            if (header_known(&sv.v[i]))
                 cli_json_bool(&j, "persistent", sv.v[i].persistent);
             else
                 cli_json_null(&j, "persistent");
@@ -393,7 +438,7 @@ static void info_json(const shmkit_segment_info_t *in)
     cli_json_init(&j, stdout);
     cli_json_begin_object(&j, NULL);
     json_common(&j, in);
-    if (in->is_shmkit) {
+    if (header_known(in)) {
         cli_json_uint(&j, "format_version", in->format_version);
         cli_json_uint(&j, "data_offset", in->data_offset);
         cli_json_uint(&j, "data_size", in->data_size);
@@ -439,9 +484,12 @@ static void info_text(const shmkit_segment_info_t *in)
            cli_user_name(in->uid, user, sizeof user), (unsigned long)in->uid,
            cli_group_name(in->gid, group, sizeof group),
            (unsigned long)in->gid);
-    if (!in->is_shmkit) {
+    if (!header_known(in)) {
         if (in->nattach >= 0)
             printf("attached:        %d\n", in->nattach);
+        if (in->stale)
+            printf("stale:           yes (every process is gone; "
+                   "'shmkit gc' removes it)\n");
         return;
     }
     printf("format_version:  %u\n", in->format_version);
@@ -510,7 +558,7 @@ int cli_cmd_info(int argc, char **argv)
     if (rc < 0) {
         free(in);
         if (is_check_code(rc))
-            return not_usable(name, rc);
+            return not_usable(name, rc, 0);
         return cli_lib_error(rc, name,
                              rc == -ENOENT ? "'shmkit ls' lists the segments "
                                              "that exist"
@@ -520,13 +568,18 @@ int cli_cmd_info(int argc, char **argv)
         info_json(in);
     else
         info_text(in);
-    check = in->is_shmkit ? 0 : (in->check ? in->check : SHMKIT_E_NOT_SHMKIT);
-    free(in);
+    check = info_check(in);
     if (check) {
         fflush(stdout); /* what is known comes before the error */
-        return not_usable(name, check);
+        if (check <= SHMKIT_E_LAST && check >= SHMKIT_E_FIRST)
+            rc = not_usable(name, check, in->stale);
+        else
+            rc = unreadable(name, in, check);
+    } else {
+        rc = CLI_EXIT_OK;
     }
-    return CLI_EXIT_OK;
+    free(in);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -148,9 +148,13 @@ int main(int argc, char **argv)
     rc = c->fn(argc - 1, argv + 1);
 
     /* A full disk or a closed pipe must not pass for success. */
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        if (rc == CLI_EXIT_OK)
-            rc = cli_error(NULL, "writing to stdout: %s", strerror(errno));
+    errno = 0;
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rc == CLI_EXIT_OK) {
+        if (errno == EPIPE) /* the reader went away: nothing to tell it */
+            rc = CLI_EXIT_ERROR;
+        else
+            rc = cli_error(NULL, "writing to stdout failed%s%s",
+                           errno ? ": " : "", errno ? strerror(errno) : "");
     }
     return rc;
 }

@@ -1,0 +1,748 @@
+/*
+ * channel.c - what queue, bus and latest share: creating a channel segment,
+ * opening endpoints (one live writer, one queue consumer), waiting, closing,
+ * and the counters anyone can read.
+ *
+ * Waiting.  Every wait is a loop over a condition.  spin polls it with a
+ * pause; yield polls with sched_yield(); block prepares the eventcount,
+ * re-checks, and sleeps on the futex; adaptive spins for spin_us, then
+ * blocks.  Sleeps are sliced (at most 100 ms) and a "slow" check runs
+ * between slices and every millisecond of spinning: it notices a dead peer,
+ * a closed stream or a dead producer's claim, so no wait outlives the
+ * process it waits for.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "error.h"
+#include "segment.h"
+#include "sync.h"
+
+#define SK_SLICE_NS 100000000ll /* longest single futex sleep              */
+#define SK_SLOW_EVERY_NS 1000000ull
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+void shmkit_channel_opts_init(shmkit_channel_opts_t *o, shmkit_kind_t kind)
+{
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    o->capacity = kind == SHMKIT_KIND_LATEST ? 4096 : 1u << 20;
+    o->max_readers = 64;
+    shmkit_segment_opts_init(&o->seg);
+    o->seg.prefault = 1;
+}
+
+void shmkit_endpoint_opts_init(shmkit_endpoint_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->wait = SHMKIT_WAIT_ADAPTIVE;
+    o->spin_us = 50;
+    o->open_timeout_ms = 1000;
+}
+
+static uint64_t pow2_ceil(uint64_t v)
+{
+    uint64_t p = 4096;
+    while (p < v && p < (1ull << 40))
+        p <<= 1;
+    return p;
+}
+
+static uint64_t latest_slot_bytes(uint64_t cap)
+{
+    return sizeof(struct sk_latest_slot) + sk_round_up(cap, 64);
+}
+
+struct create_ctx {
+    shmkit_channel_opts_t o;
+    uint64_t cap;
+    uint32_t nslots;
+};
+
+static int chan_init(void *data, uint64_t data_size, void *vctx)
+{
+    struct create_ctx *c = vctx;
+    struct sk_chan *ch = data;
+    uint64_t need = SK_RING_OFFSET +
+                    (c->o.kind == SHMKIT_KIND_LATEST
+                         ? c->nslots * latest_slot_bytes(c->cap)
+                         : c->cap);
+    if (need > data_size)
+        return sk_err(-EINVAL, "create channel", NULL, "segment too small");
+    memset(ch, 0, SK_RING_OFFSET);
+    ch->magic = SK_CHAN_MAGIC;
+    ch->kind = c->o.kind;
+    ch->flags = (c->o.reliable ? SK_CF_RELIABLE : 0) |
+                (c->o.multi_producer ? SK_CF_MULTI : 0);
+    ch->capacity = c->cap;
+    ch->ring_offset = SK_RING_OFFSET;
+    ch->max_msg = c->o.max_msg;
+    ch->max_readers = c->o.max_readers;
+    ch->nslots = c->nslots;
+    atomic_store_explicit(&ch->writer_slot, -1, memory_order_relaxed);
+    atomic_store_explicit(&ch->consumer_slot, -1, memory_order_relaxed);
+    struct sk_ep *eps = (struct sk_ep *)((char *)data + SK_EP_OFFSET);
+    for (int i = 0; i < SHMKIT_MAX_ATTACH; i++)
+        atomic_store_explicit(&eps[i].claim_pos, SK_CLAIM_IDLE,
+                              memory_order_relaxed);
+    /* the ring's words are zero (fresh memory): no record is valid */
+    return 0;
+}
+
+static int chan_create_seg(const char *name, const shmkit_channel_opts_t *in,
+                           int exclusive, shmkit_segment_t **out)
+{
+    struct create_ctx c;
+    c.o = *in;
+    shmkit_channel_opts_t *o = &c.o;
+    if (o->kind != SHMKIT_KIND_QUEUE && o->kind != SHMKIT_KIND_BUS &&
+        o->kind != SHMKIT_KIND_LATEST)
+        return sk_err(-EINVAL, "create channel", name,
+                      "kind must be queue, bus or latest");
+    if (o->capacity == 0 || o->capacity > (1ull << 30))
+        return sk_err(-EINVAL, "create channel", name,
+                      "capacity must be between 1 byte and 1 GiB");
+    if (o->kind == SHMKIT_KIND_LATEST) {
+        c.cap = sk_round_up(o->capacity, 64);
+        c.nslots = 3;
+        if (!o->max_msg || o->max_msg > c.cap)
+            o->max_msg = (uint32_t)(c.cap > SK_W_LEN ? SK_W_LEN : c.cap);
+    } else {
+        c.cap = pow2_ceil(o->capacity);
+        c.nslots = 0;
+        uint64_t limit = c.cap / 2 - SK_REC_HDR;
+        if (limit > SK_W_LEN)
+            limit = SK_W_LEN;
+        if (!o->max_msg)
+            o->max_msg = (uint32_t)(c.cap / 4 > limit ? limit : c.cap / 4);
+        if (o->max_msg > limit)
+            return sk_err(-EINVAL, "create channel", name,
+                          "max message %u is larger than half the capacity "
+                          "(%llu); raise --capacity",
+                          o->max_msg, (unsigned long long)c.cap);
+    }
+    if (o->kind == SHMKIT_KIND_BUS) {
+        if (!o->max_readers)
+            o->max_readers = 64;
+        if (o->max_readers > SHMKIT_MAX_READERS)
+            return sk_err(-EINVAL, "create channel", name,
+                          "at most %d readers", SHMKIT_MAX_READERS);
+    }
+    shmkit_segment_opts_t so = o->seg;
+    so.kind = o->kind;
+    so.exclusive = exclusive;
+    so.size = SK_RING_OFFSET + (o->kind == SHMKIT_KIND_LATEST
+                                    ? c.nslots * latest_slot_bytes(c.cap)
+                                    : c.cap);
+    sk_set_create_hook(chan_init, &c);
+    int r = shmkit_segment_create(name, &so, out);
+    sk_set_create_hook(NULL, NULL);
+    return r;
+}
+
+int shmkit_channel_create(const char *name, const shmkit_channel_opts_t *o)
+{
+    shmkit_segment_t *s;
+    if (!o)
+        return sk_err(-EINVAL, "create channel", name, "opts must not be NULL");
+    int r = chan_create_seg(name, o, 1, &s);
+    if (r < 0)
+        return r;
+    return shmkit_segment_close(s);
+}
+
+/* Checks the control block against the mapped size; fills the view. */
+static int view_init(struct sk_chan_view *v, shmkit_segment_t *seg,
+                     const shmkit_endpoint_opts_t *eo)
+{
+    const char *name = shmkit_segment_name(seg);
+    uint64_t dsz = shmkit_segment_data_size(seg);
+    struct sk_chan *ch = shmkit_segment_data(seg);
+    memset(v, 0, sizeof *v);
+    v->seg = seg;
+    v->ch = ch;
+    if (dsz < SK_RING_OFFSET || ch->magic != SK_CHAN_MAGIC ||
+        ch->kind != (uint32_t)shmkit_segment_kind(seg))
+        return sk_err(SHMKIT_E_CORRUPT, "open channel", name,
+                      "the channel control block is missing or overwritten");
+    uint64_t cap = ch->capacity, off = ch->ring_offset;
+    uint32_t max_msg = ch->max_msg, nslots = ch->nslots;
+    if (off != SK_RING_OFFSET)
+        return sk_err(SHMKIT_E_CORRUPT, "open channel", name, "bad ring offset");
+    if (ch->kind == SHMKIT_KIND_LATEST) {
+        if (nslots < 2 || nslots > 8 || cap == 0 || cap % 64 || cap > dsz ||
+            off + nslots * latest_slot_bytes(cap) > dsz || max_msg > cap)
+            return sk_err(SHMKIT_E_CORRUPT, "open channel", name,
+                          "latest slots do not fit the segment");
+    } else {
+        if (cap < 4096 || (cap & (cap - 1)) || cap > dsz - off ||
+            cap > (1ull << 30) ||
+            max_msg > cap / 2 - SK_REC_HDR || ch->max_readers > SHMKIT_MAX_READERS)
+            return sk_err(SHMKIT_E_CORRUPT, "open channel", name,
+                          "ring capacity %llu / max message %u do not fit "
+                          "the segment",
+                          (unsigned long long)cap, max_msg);
+    }
+    v->eps = (struct sk_ep *)((char *)ch + SK_EP_OFFSET);
+    v->ring = (unsigned char *)ch + off;
+    v->cap = cap;
+    v->mask = cap - 1;
+    v->kind = ch->kind;
+    v->flags = ch->flags;
+    v->max_msg = max_msg;
+    v->nslots = nslots;
+    v->slot = seg->slot;
+    if (v->slot < 0)
+        return sk_err(SHMKIT_E_TABLE_FULL, "open channel", name,
+                      "no attach slot (opened read-only?)");
+    v->ep = &v->eps[v->slot];
+    v->wait = eo->wait;
+    v->spin_us = eo->spin_us;
+    if (!sk_membarrier_init()) {
+        /* we cannot do the heavy half of the barrier: notifiers must fence */
+        atomic_fetch_or(&ch->data_ev.waiters, SK_EV_FENCE);
+        atomic_fetch_or(&ch->space_ev.waiters, SK_EV_FENCE);
+    }
+    return 0;
+}
+
+static int open_seg(const char *name, const shmkit_endpoint_opts_t *eo,
+                    int may_create, shmkit_segment_t **seg)
+{
+    shmkit_segment_opts_t so;
+    shmkit_segment_opts_init(&so);
+    so.timeout_ms = eo->open_timeout_ms;
+    uint64_t deadline = sk_now_ns(CLOCK_MONOTONIC) +
+                        (uint64_t)(eo->open_timeout_ms > 0 ? eo->open_timeout_ms : 0) *
+                            1000000ull;
+    for (;;) {
+        int r = shmkit_segment_open(name, &so, seg);
+        if (r == -ENOENT && may_create && eo->create)
+            r = chan_create_seg(name, eo->create, 0, seg);
+        if (r != -ENOENT || sk_now_ns(CLOCK_MONOTONIC) >= deadline)
+            return r;
+        sk_sleep_ns(2000000);
+    }
+}
+
+/* Takes a single-holder role word (writer_slot, consumer_slot). */
+static int take_role(struct sk_chan_view *v, _Atomic int32_t *word,
+                     const char *what)
+{
+    for (;;) {
+        int32_t cur = atomic_load_explicit(word, memory_order_acquire);
+        if (cur >= 0 && cur != v->slot &&
+            sk_seg_slot_alive(v->seg, cur) != 0)
+            return sk_err(SHMKIT_E_BUSY, "open", shmkit_segment_name(v->seg),
+                          "a live %s (pid %lld) holds this channel; there is "
+                          "one at a time", what,
+                          (long long)atomic_load(&sk_hdr(v->seg)->slots[cur].pid));
+        if (atomic_compare_exchange_strong(word, &cur, v->slot))
+            return 0;
+    }
+}
+
+int shmkit_writer_open(const char *name, const shmkit_endpoint_opts_t *o,
+                       shmkit_writer_t **out)
+{
+    shmkit_endpoint_opts_t eo;
+    shmkit_segment_t *seg;
+    if (!out)
+        return sk_err(-EINVAL, "writer_open", name, "out must not be NULL");
+    *out = NULL;
+    if (o)
+        eo = *o;
+    else
+        shmkit_endpoint_opts_init(&eo);
+    int r = open_seg(name, &eo, 1, &seg);
+    if (r < 0)
+        return r;
+    shmkit_writer_t *w = calloc(1, sizeof *w);
+    if (!w) {
+        shmkit_segment_close(seg);
+        return sk_err(-ENOMEM, "writer_open", name, NULL);
+    }
+    if ((r = view_init(&w->v, seg, &eo)) < 0)
+        goto fail;
+    struct sk_chan *ch = w->v.ch;
+    int multi = w->v.kind == SHMKIT_KIND_QUEUE && (w->v.flags & SK_CF_MULTI);
+    if (!multi && (r = take_role(&w->v, &ch->writer_slot, "writer")) < 0)
+        goto fail;
+    struct sk_ep *ep = w->v.ep;
+    atomic_store_explicit(&ep->claim_pos, SK_CLAIM_IDLE, memory_order_relaxed);
+    atomic_store_explicit(&ep->active, 0, memory_order_relaxed);
+    atomic_store_explicit(&ep->role, SK_ROLE_WRITER, memory_order_release);
+    sk_seg_set_role(seg, SK_ROLE_WRITER);
+    w->msgs = atomic_load(&ep->w_msgs);
+    w->bytes = atomic_load(&ep->w_bytes);
+    /* acquire: pairs with the previous writer's release stores */
+    w->pos = atomic_load_explicit(&ch->tail, memory_order_acquire);
+    w->seq = atomic_load_explicit(&ch->seq, memory_order_acquire);
+    w->head_cache = w->pos; /* refreshed before the first wait */
+    w->res_pos = UINT64_MAX;
+    if (w->v.kind == SHMKIT_KIND_QUEUE) {
+        uint64_t qh = atomic_load_explicit(&ch->qhead, memory_order_acquire);
+        if (!multi && (w->pos < qh || w->pos - qh > w->v.cap)) {
+            r = sk_err(SHMKIT_E_CORRUPT, "writer_open", name,
+                       "queue positions are inconsistent");
+            goto fail;
+        }
+        w->head_cache = qh;
+    }
+    if (w->v.kind == SHMKIT_KIND_LATEST) {
+        uint64_t cur = atomic_load_explicit(&ch->latest_cur, memory_order_acquire);
+        w->seq = cur >> 8;
+        w->latest_slot = (uint32_t)(cur & 0xff) % w->v.nslots;
+    }
+    atomic_store_explicit(&ch->closed, 0, memory_order_relaxed);
+    atomic_store_explicit(&ch->writer_seen, 1, memory_order_release);
+    *out = w;
+    return 0;
+fail:
+    free(w);
+    shmkit_segment_close(seg);
+    return r;
+}
+
+int shmkit_reader_open(const char *name, const shmkit_endpoint_opts_t *o,
+                       shmkit_reader_t **out)
+{
+    shmkit_endpoint_opts_t eo;
+    shmkit_segment_t *seg;
+    if (!out)
+        return sk_err(-EINVAL, "reader_open", name, "out must not be NULL");
+    *out = NULL;
+    if (o)
+        eo = *o;
+    else
+        shmkit_endpoint_opts_init(&eo);
+    int r = open_seg(name, &eo, 0, &seg);
+    if (r < 0)
+        return r;
+    shmkit_reader_t *rd = calloc(1, sizeof *rd);
+    if (!rd) {
+        shmkit_segment_close(seg);
+        return sk_err(-ENOMEM, "reader_open", name, NULL);
+    }
+    if ((r = view_init(&rd->v, seg, &eo)) < 0)
+        goto fail;
+    struct sk_chan *ch = rd->v.ch;
+    struct sk_ep *ep = rd->v.ep;
+    if (rd->v.kind == SHMKIT_KIND_QUEUE &&
+        (r = take_role(&rd->v, &ch->consumer_slot, "consumer")) < 0)
+        goto fail;
+    if (rd->v.kind == SHMKIT_KIND_BUS) {
+        int n = 0;
+        for (int i = 0; i < SHMKIT_MAX_ATTACH; i++)
+            if (i != rd->v.slot &&
+                atomic_load_explicit(&rd->v.eps[i].role, memory_order_relaxed) ==
+                    SK_ROLE_READER &&
+                sk_seg_slot_alive(seg, i) != 0)
+                n++;
+        if (n >= (int)ch->max_readers) {
+            r = sk_err(SHMKIT_E_TABLE_FULL, "reader_open", name,
+                       "the bus already has its %u readers; create it with "
+                       "a larger --max-readers", ch->max_readers);
+            goto fail;
+        }
+    }
+    rd->msgs = atomic_load(&ep->r_msgs);
+    rd->lost = atomic_load(&ep->r_lost);
+    atomic_store_explicit(&ep->claim_pos, SK_CLAIM_IDLE, memory_order_relaxed);
+    atomic_store_explicit(&ep->role, SK_ROLE_READER, memory_order_release);
+    sk_seg_set_role(seg, SK_ROLE_READER);
+    if (rd->v.kind == SHMKIT_KIND_LATEST) {
+        rd->buf = malloc(rd->v.cap ? rd->v.cap : 1);
+        if (!rd->buf) {
+            r = sk_err(-ENOMEM, "reader_open", name, NULL);
+            goto fail;
+        }
+    } else if (rd->v.kind == SHMKIT_KIND_QUEUE) {
+        rd->pos = atomic_load_explicit(&ch->qhead, memory_order_acquire);
+        atomic_store_explicit(&ep->head, rd->pos, memory_order_release);
+    } else {
+        sk_ring_reader_join(rd);
+    }
+    *out = rd;
+    return 0;
+fail:
+    free(rd->buf);
+    free(rd);
+    shmkit_segment_close(seg);
+    return r;
+}
+
+/* ---- waiting ---------------------------------------------------------- */
+
+int sk_chan_wait(struct sk_chan_view *v, struct sk_event *ev, sk_cond_fn cond,
+                 sk_cond_fn slow, void *ctx, int64_t timeout_ns)
+{
+    int r;
+    if ((r = cond(ctx)) != 0)
+        return r;
+    if (timeout_ns == 0) {
+        if ((r = slow(ctx)) != 0)
+            return r;
+        return -EAGAIN;
+    }
+    uint64_t now = sk_now_ns(CLOCK_MONOTONIC);
+    uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : now + (uint64_t)timeout_ns;
+    uint64_t spin_end = now;
+    if (v->wait == SHMKIT_WAIT_ADAPTIVE)
+        spin_end = now + (uint64_t)v->spin_us * 1000;
+    else if (v->wait == SHMKIT_WAIT_SPIN || v->wait == SHMKIT_WAIT_YIELD)
+        spin_end = deadline;
+    uint64_t next_slow = now + SK_SLOW_EVERY_NS;
+    /* polling phase */
+    while (now < spin_end) {
+        for (int i = 0; i < 64; i++) {
+            if ((r = cond(ctx)) != 0)
+                return r;
+            if (v->wait == SHMKIT_WAIT_YIELD)
+                sched_yield();
+            else
+                cpu_relax();
+        }
+        now = sk_now_ns(CLOCK_MONOTONIC);
+        if (now >= next_slow) {
+            if ((r = slow(ctx)) != 0)
+                return r;
+            next_slow = now + SK_SLOW_EVERY_NS;
+        }
+    }
+    if (now >= deadline)
+        return (r = slow(ctx)) != 0 ? r : -ETIMEDOUT;
+    /* blocking phase */
+    for (;;) {
+        uint32_t key = sk_event_prepare(ev);
+        if ((r = cond(ctx)) != 0) {
+            sk_event_cancel(ev);
+            return r;
+        }
+        if ((r = slow(ctx)) != 0) {
+            sk_event_cancel(ev);
+            return r;
+        }
+        now = sk_now_ns(CLOCK_MONOTONIC);
+        if (now >= deadline) {
+            sk_event_cancel(ev);
+            return -ETIMEDOUT;
+        }
+        uint64_t left = deadline - now;
+        sk_event_wait(ev, key, left > SK_SLICE_NS ? SK_SLICE_NS : (int64_t)left);
+    }
+}
+
+/* ---- liveness of the other ends ------------------------------------------ */
+
+/* Live readers as the writer counts them (for --wait-readers). */
+int sk_writer_peer_count(shmkit_writer_t *w)
+{
+    int n = 0;
+    struct sk_chan_view *v = &w->v;
+    if (v->kind == SHMKIT_KIND_QUEUE) {
+        int32_t c = atomic_load_explicit(&v->ch->consumer_slot, memory_order_acquire);
+        return c >= 0 && sk_seg_slot_alive(v->seg, c) != 0;
+    }
+    for (int i = 0; i < SHMKIT_MAX_ATTACH; i++)
+        if (i != v->slot &&
+            atomic_load_explicit(&v->eps[i].role, memory_order_acquire) ==
+                SK_ROLE_READER &&
+            sk_seg_slot_alive(v->seg, i) != 0)
+            n++;
+    return n;
+}
+
+int shmkit_writer_readers(shmkit_writer_t *w)
+{
+    return w ? sk_writer_peer_count(w) : sk_err(-EINVAL, "writer_readers", NULL, NULL);
+}
+
+size_t shmkit_writer_max_msg(const shmkit_writer_t *w)
+{
+    return w ? w->v.max_msg : 0;
+}
+
+/* SHMKIT_E_CLOSED, SHMKIT_E_PEER_GONE, or 0 while a writer may still come. */
+int sk_reader_writer_gone(shmkit_reader_t *r)
+{
+    struct sk_chan_view *v = &r->v;
+    struct sk_chan *ch = v->ch;
+    /* acquire: pairs with the release store in writer close */
+    if (atomic_load_explicit(&ch->closed, memory_order_acquire))
+        return SHMKIT_E_CLOSED;
+    if (!atomic_load_explicit(&ch->writer_seen, memory_order_acquire))
+        return 0;
+    if (v->kind == SHMKIT_KIND_QUEUE && (v->flags & SK_CF_MULTI)) {
+        int dead = 0;
+        for (int i = 0; i < SHMKIT_MAX_ATTACH; i++) {
+            if (atomic_load_explicit(&v->eps[i].role, memory_order_acquire) !=
+                SK_ROLE_WRITER)
+                continue;
+            if (sk_seg_slot_alive(v->seg, i) != 0)
+                return 0;
+            dead = 1;
+        }
+        return dead ? SHMKIT_E_PEER_GONE : 0;
+    }
+    int32_t ws = atomic_load_explicit(&ch->writer_slot, memory_order_acquire);
+    if (ws < 0 || ws >= SHMKIT_MAX_ATTACH)
+        return 0; /* detached: another writer may take over */
+    return sk_seg_slot_alive(v->seg, ws) == 0 ? SHMKIT_E_PEER_GONE : 0;
+}
+
+/* Slowest live reader's head (bus) or the consumer's (queue).  With evict,
+ * dead bus readers are dropped from the count. */
+uint64_t sk_min_head(shmkit_writer_t *w, int evict)
+{
+    struct sk_chan_view *v = &w->v;
+    if (v->kind == SHMKIT_KIND_QUEUE)
+        /* acquire: pairs with the consumer's release of qhead */
+        return atomic_load_explicit(&v->ch->qhead, memory_order_acquire);
+    /* Dekker with the reader's join: our tail store is ordered before the
+     * loads of `active` (see channel.h). */
+    atomic_thread_fence(memory_order_seq_cst);
+    uint64_t min = w->pos;
+    for (int i = 0; i < SHMKIT_MAX_ATTACH; i++) {
+        struct sk_ep *ep = &v->eps[i];
+        uint32_t act = atomic_load_explicit(&ep->active, memory_order_acquire);
+        if (!act)
+            continue;
+        uint64_t h = atomic_load_explicit(&ep->head, memory_order_acquire);
+        if (evict && sk_seg_slot_alive(v->seg, i) == 0) {
+            if (atomic_compare_exchange_strong(&ep->active, &act, 0))
+                atomic_fetch_add_explicit(&v->ch->evictions, 1,
+                                          memory_order_relaxed);
+            continue;
+        }
+        /* a head ahead of the writer or a full lap behind is garbage */
+        if (h > w->pos || w->pos - h > v->cap)
+            continue;
+        if (h < min)
+            min = h;
+    }
+    return min;
+}
+
+/* ---- public endpoint calls --------------------------------------------- */
+
+int shmkit_writer_reserve(shmkit_writer_t *w, size_t len, void **buf,
+                          int64_t timeout_ns)
+{
+    if (len > w->v.max_msg)
+        return sk_err(-EMSGSIZE, "reserve", shmkit_segment_name(w->v.seg),
+                      "message of %zu bytes; this channel takes at most %u",
+                      len, w->v.max_msg);
+    if (w->v.kind == SHMKIT_KIND_LATEST)
+        return sk_latest_reserve(w, len, buf);
+    return sk_ring_reserve(w, len, buf, timeout_ns);
+}
+
+int shmkit_writer_commit(shmkit_writer_t *w, size_t len)
+{
+    if (w->v.kind == SHMKIT_KIND_LATEST)
+        return sk_latest_commit(w, len);
+    return sk_ring_commit(w, len);
+}
+
+int shmkit_writer_send(shmkit_writer_t *w, const void *buf, size_t len,
+                       int64_t timeout_ns)
+{
+    void *p;
+    int r = shmkit_writer_reserve(w, len, &p, timeout_ns);
+    if (r < 0)
+        return r;
+    memcpy(p, buf, len);
+    return shmkit_writer_commit(w, len);
+}
+
+static int writer_free(shmkit_writer_t *w, int end_stream)
+{
+    struct sk_chan_view *v = &w->v;
+    struct sk_chan *ch = v->ch;
+    if (w->res_pos != UINT64_MAX)
+        shmkit_writer_commit(w, 0); /* never leave a claim open */
+    int multi = v->kind == SHMKIT_KIND_QUEUE && (v->flags & SK_CF_MULTI);
+    atomic_store_explicit(&v->ep->role, 0, memory_order_release);
+    if (end_stream) {
+        int others = 0;
+        if (multi)
+            for (int i = 0; i < SHMKIT_MAX_ATTACH; i++)
+                if (i != v->slot &&
+                    atomic_load_explicit(&v->eps[i].role, memory_order_acquire) ==
+                        SK_ROLE_WRITER &&
+                    sk_seg_slot_alive(v->seg, i) != 0)
+                    others = 1;
+        if (!others)
+            /* release: everything committed is visible to a reader that
+             * sees closed */
+            atomic_store_explicit(&ch->closed, 1, memory_order_release);
+    }
+    if (!multi) {
+        int32_t me = v->slot;
+        atomic_compare_exchange_strong(&ch->writer_slot, &me, -1);
+    }
+    sk_event_notify(&ch->data_ev, 1);
+    sk_event_notify(&ch->space_ev, 1);
+    int r = shmkit_segment_close(v->seg);
+    free(w);
+    return r;
+}
+
+int shmkit_writer_close(shmkit_writer_t *w)
+{
+    return w ? writer_free(w, 1) : 0;
+}
+
+int shmkit_writer_detach(shmkit_writer_t *w)
+{
+    return w ? writer_free(w, 0) : 0;
+}
+
+int shmkit_reader_peek(shmkit_reader_t *r, const void **buf, size_t *len,
+                       int64_t timeout_ns)
+{
+    if (r->v.kind == SHMKIT_KIND_LATEST)
+        return sk_latest_peek(r, buf, len, timeout_ns);
+    return sk_ring_peek(r, buf, len, timeout_ns);
+}
+
+int shmkit_reader_release(shmkit_reader_t *r)
+{
+    if (r->v.kind == SHMKIT_KIND_LATEST)
+        return 0;
+    return sk_ring_release(r);
+}
+
+int shmkit_reader_recv(shmkit_reader_t *r, void *buf, size_t cap, size_t *len,
+                       int64_t timeout_ns)
+{
+    const void *p;
+    size_t n;
+    int rc = shmkit_reader_peek(r, &p, &n, timeout_ns);
+    if (rc < 0)
+        return rc;
+    if (len)
+        *len = n;
+    if (n > cap) {
+        r->peek_size = 0; /* keep the message for a larger buffer */
+        return sk_err(-EMSGSIZE, "recv", shmkit_segment_name(r->v.seg),
+                      "message of %zu bytes, buffer of %zu", n, cap);
+    }
+    memcpy(buf, p, n);
+    return shmkit_reader_release(r);
+}
+
+uint64_t shmkit_reader_lost(const shmkit_reader_t *r)
+{
+    return r ? r->lost : 0;
+}
+
+int shmkit_reader_close(shmkit_reader_t *r)
+{
+    if (!r)
+        return 0;
+    struct sk_chan_view *v = &r->v;
+    atomic_store_explicit(&v->ep->active, 0, memory_order_release);
+    atomic_store_explicit(&v->ep->role, 0, memory_order_release);
+    if (v->kind == SHMKIT_KIND_QUEUE) {
+        int32_t me = v->slot;
+        atomic_compare_exchange_strong(&v->ch->consumer_slot, &me, -1);
+    }
+    sk_event_notify(&v->ch->space_ev, 1);
+    int rc = shmkit_segment_close(v->seg);
+    free(r->buf);
+    free(r);
+    return rc;
+}
+
+/* ---- counters ------------------------------------------------------------ */
+
+int shmkit_channel_stat(const char *name, shmkit_channel_stat_t *st)
+{
+    shmkit_segment_opts_t so;
+    shmkit_segment_t *seg;
+    if (!st)
+        return sk_err(-EINVAL, "channel_stat", name, "st must not be NULL");
+    memset(st, 0, sizeof *st);
+    shmkit_segment_opts_init(&so);
+    so.readonly = 1;
+    so.timeout_ms = 0;
+    int r = shmkit_segment_open(name, &so, &seg);
+    if (r < 0)
+        return r;
+    struct sk_chan *ch = shmkit_segment_data(seg);
+    uint64_t dsz = shmkit_segment_data_size(seg);
+    shmkit_kind_t k = shmkit_segment_kind(seg);
+    if (k == SHMKIT_KIND_RAW) {
+        shmkit_segment_close(seg);
+        return sk_err(SHMKIT_E_KIND, "channel_stat", name,
+                      "a raw segment has no channel counters");
+    }
+    if (dsz < SK_RING_OFFSET || ch->magic != SK_CHAN_MAGIC || ch->kind != k) {
+        shmkit_segment_close(seg);
+        return sk_err(SHMKIT_E_CORRUPT, "channel_stat", name,
+                      "the channel control block is missing or overwritten");
+    }
+    struct sk_ep *eps = (struct sk_ep *)((char *)ch + SK_EP_OFFSET);
+    struct sk_header *h = sk_hdr(seg);
+    st->kind = k;
+    st->reliable = (ch->flags & SK_CF_RELIABLE) != 0;
+    st->multi_producer = (ch->flags & SK_CF_MULTI) != 0;
+    st->capacity = ch->capacity;
+    st->max_msg = ch->max_msg;
+    st->max_readers = ch->max_readers;
+    st->position = atomic_load(&ch->tail);
+    st->closed = (int)atomic_load(&ch->closed);
+    st->evictions = atomic_load(&ch->evictions);
+    st->producer_deaths = atomic_load(&ch->producer_deaths);
+    int32_t ws = atomic_load(&ch->writer_slot);
+    if (ws >= 0 && ws < SHMKIT_MAX_ATTACH) {
+        st->writer_pid = atomic_load(&h->slots[ws].pid);
+        st->writer_alive = sk_seg_slot_alive(seg, ws);
+    }
+    uint64_t qhead = atomic_load(&ch->qhead);
+    for (int i = 0; i < SHMKIT_MAX_ATTACH; i++) {
+        struct sk_ep *ep = &eps[i];
+        st->messages += atomic_load(&ep->w_msgs);
+        st->bytes += atomic_load(&ep->w_bytes);
+        uint32_t role = atomic_load(&ep->role);
+        int64_t pid = atomic_load(&h->slots[i].pid);
+        if (role == SK_ROLE_WRITER && ws < 0) {
+            int alive = sk_seg_slot_alive(seg, i);
+            if (!st->writer_pid || alive > 0) {
+                st->writer_pid = pid;
+                st->writer_alive = alive;
+            }
+        }
+        if (role != SK_ROLE_READER || st->nreaders >= SHMKIT_MAX_READERS)
+            continue;
+        shmkit_reader_stat_t *rs = &st->readers[st->nreaders++];
+        rs->pid = pid < 0 ? -pid : pid;
+        rs->alive = sk_seg_slot_alive(seg, i);
+        rs->position = k == SHMKIT_KIND_QUEUE ? qhead : atomic_load(&ep->head);
+        rs->lag = st->position > rs->position ? st->position - rs->position : 0;
+        rs->messages = atomic_load(&ep->r_msgs);
+        rs->lost = atomic_load(&ep->r_lost);
+    }
+    if (k == SHMKIT_KIND_LATEST) {
+        st->position = atomic_load(&ch->latest_cur) >> 8;
+        st->messages = st->position;
+    }
+    shmkit_segment_close(seg);
+    return 0;
+}

@@ -1,0 +1,225 @@
+/*
+ * channel.h - private: the control block, ring records and endpoint table
+ * shared by queue, bus and latest.
+ *
+ * Data area of a channel segment:
+ *
+ *   0            struct sk_chan: config line, writer line, two event lines,
+ *                misc counters
+ *   4096         struct sk_ep[SHMKIT_MAX_ATTACH]: one 64-byte line per
+ *                attach slot, written only by that slot's owner (and by a
+ *                reaper once the owner is dead)
+ *   ring_offset  the ring (queue, bus) or the value slots (latest)
+ *
+ * Ring records never straddle the end of the ring.  Each starts with a
+ * 16-byte header; the first 8 bytes are the commit word:
+ *
+ *   word = (tag << 32) | VALID | [PAD] | len      tag = (uint32_t)(pos >> 3)
+ *
+ * stored last with release semantics, so a record is complete when a reader
+ * acquire-loads a word whose tag matches the position it expects.  A word
+ * from an earlier lap has another tag; zero is never a valid word.  The
+ * second 8 bytes hold the message sequence number (bus) used to count
+ * losses.  A PAD record fills the ring to its end when the next record
+ * would not fit.
+ *
+ * Memory-order pairing table:
+ *
+ *   store (release)                        load (acquire)
+ *   record word      (writer commit)       record word (reader peek)
+ *   chan.tail        (writer commit)       chan.tail (reader join, queue
+ *                                          reaper, stat)
+ *   chan.horizon     (writer, + release    chan.horizon (reader, after an
+ *                     fence before it        acquire fence: seqlock check
+ *                     overwrites)            that the message survived)
+ *   ep.head          (reader, batched)     ep.head (writer space check)
+ *   ep.claim_pos     (producer)            ep.claim_pos (queue reaper)
+ *   chan.closed      (writer close)        chan.closed (reader at empty)
+ *   events: see sync.h (asymmetric Dekker).
+ *   bus join: reader stores ep.active, seq_cst fence, loads chan.tail;
+ *             writer stores chan.tail, seq_cst fence, loads ep.active.
+ */
+#ifndef SK_CHANNEL_H
+#define SK_CHANNEL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "segment.h"
+#include "sync.h"
+
+#define SK_CHAN_MAGIC 0x314e414843534b53ULL /* "SKSCHAN1" */
+#define SK_CHAN_SIZE 4096u
+#define SK_EP_OFFSET SK_CHAN_SIZE
+#define SK_EP_SIZE 64u
+#define SK_RING_OFFSET (SK_EP_OFFSET + SK_EP_SIZE * SHMKIT_MAX_ATTACH)
+
+#define SK_CF_RELIABLE 0x1u
+#define SK_CF_MULTI 0x2u
+
+#define SK_REC_HDR 16u
+#define SK_W_VALID 0x40000000u
+#define SK_W_PAD 0x80000000u
+#define SK_W_LEN 0x3fffffffu
+
+/* roles in the attach table (header slot role) and in ep.role */
+#define SK_ROLE_WRITER 1u
+#define SK_ROLE_READER 2u
+
+#define SK_CLAIM_IDLE UINT64_MAX
+
+struct sk_chan {
+    /* line 0: configuration, written before ready, read-only afterwards */
+    uint64_t magic;
+    uint32_t kind;
+    uint32_t flags;
+    uint64_t capacity;     /* ring bytes, power of two; latest: slot bytes */
+    uint64_t ring_offset;  /* from the start of the data area             */
+    uint32_t max_msg;
+    uint32_t max_readers;
+    uint32_t nslots;       /* latest: value slots                         */
+    uint32_t pad0;
+    uint8_t pad0b[16];
+    /* line 1: writer: tail and counters */
+    _Atomic uint64_t tail;     /* next write position (MP queue: CAS)      */
+    _Atomic uint64_t seq;      /* bus/latest: next message sequence number */
+    _Atomic uint64_t horizon;  /* lossy bus: writer may overwrite below
+                                  horizon - capacity                        */
+    _Atomic int32_t writer_slot; /* attach slot of the bus/latest/SP writer */
+    _Atomic uint32_t closed;
+    _Atomic uint32_t writer_seen;
+    uint32_t pad1;
+    _Atomic uint64_t latest_cur; /* latest: (version << 8) | slot index     */
+    uint8_t pad1b[16];
+    /* line 2: readers sleep here */
+    struct sk_event data_ev;
+    uint8_t pad2[56];
+    /* line 3: writers sleep here */
+    struct sk_event space_ev;
+    uint8_t pad3[56];
+    /* line 4: the queue's consumer: its position outlives the consumer */
+    _Atomic uint64_t qhead;
+    _Atomic int32_t consumer_slot;
+    uint32_t pad4;
+    uint8_t pad4b[48];
+    /* line 5: rare counters */
+    _Atomic uint64_t evictions;
+    _Atomic uint64_t producer_deaths;
+    uint8_t pad5[48];
+    uint8_t tail_pad[SK_CHAN_SIZE - 6 * 64];
+};
+_Static_assert(sizeof(struct sk_chan) == SK_CHAN_SIZE, "chan layout");
+_Static_assert(offsetof(struct sk_chan, tail) == 64, "chan layout");
+_Static_assert(offsetof(struct sk_chan, data_ev) == 128, "chan layout");
+_Static_assert(offsetof(struct sk_chan, space_ev) == 192, "chan layout");
+
+struct sk_ep {
+    _Atomic uint64_t head;       /* reader: consumed position (batched)     */
+    _Atomic uint64_t r_msgs;     /* reader: messages read                    */
+    _Atomic uint64_t r_lost;     /* reader: messages lost                    */
+    _Atomic uint64_t w_msgs;     /* writer/producer: messages written        */
+    _Atomic uint64_t w_bytes;    /* writer/producer: payload bytes           */
+    _Atomic uint64_t claim_pos;  /* MP producer: start of its open claim     */
+    _Atomic uint64_t claim_end;  /* MP producer: end of its open claim       */
+    _Atomic uint32_t role;
+    _Atomic uint32_t active;     /* bus reader counted for space             */
+};
+_Static_assert(sizeof(struct sk_ep) == SK_EP_SIZE, "ep layout");
+
+struct sk_latest_slot {
+    _Atomic uint64_t seq; /* odd while being written */
+    uint64_t len;
+    uint64_t version;     /* the value's version (latest_cur >> 8) */
+    uint8_t pad[40];
+    /* value bytes follow */
+};
+_Static_assert(sizeof(struct sk_latest_slot) == 64, "latest slot layout");
+
+static inline uint64_t sk_rec_size(uint64_t len)
+{
+    return (SK_REC_HDR + len + 7) & ~(uint64_t)7;
+}
+
+static inline uint64_t sk_word(uint64_t pos, uint32_t flags, uint32_t len)
+{
+    return ((uint64_t)(uint32_t)(pos >> 3) << 32) | SK_W_VALID | flags | len;
+}
+
+static inline int sk_word_tag_ok(uint64_t word, uint64_t pos)
+{
+    return (uint32_t)(word >> 32) == (uint32_t)(pos >> 3) &&
+           (word & SK_W_VALID);
+}
+
+/* Segment-level hook: run just before `ready` is published (segment.c). */
+typedef int (*sk_create_hook_fn)(void *data, uint64_t data_size, void *ctx);
+void sk_set_create_hook(sk_create_hook_fn fn, void *ctx);
+int sk_run_create_hook(shmkit_segment_t *s);
+
+/* 1 alive, 0 dead, -1 unknown; own slot is alive. */
+int sk_seg_slot_alive(shmkit_segment_t *s, int slot);
+void sk_seg_set_role(shmkit_segment_t *s, uint32_t role);
+
+
+/* ---- endpoint handles (process-private) ---- */
+
+struct sk_chan_view {
+    shmkit_segment_t *seg;
+    struct sk_chan *ch;
+    struct sk_ep *eps;
+    struct sk_ep *ep;       /* ours */
+    unsigned char *ring;
+    uint64_t cap, mask;
+    uint32_t kind, flags, max_msg, nslots;
+    int slot;
+    shmkit_wait_t wait;
+    uint32_t spin_us;
+};
+
+struct shmkit_writer {
+    struct sk_chan_view v;
+    uint64_t pos;          /* next write position (SP); claim start (MP)   */
+    uint64_t res_pos;      /* reserved record position, UINT64_MAX: none   */
+    uint64_t res_len;
+    uint64_t res_end;      /* MP: end of the whole claim                   */
+    uint64_t head_cache;   /* slowest reader's head, as last seen          */
+    uint64_t horizon_pub;  /* lossy: horizon as last published             */
+    uint64_t seq;          /* bus/latest: next sequence number             */
+    uint64_t msgs, bytes;  /* mirrors of our ep counters                   */
+    uint32_t latest_slot;  /* latest: slot being written                   */
+};
+
+struct shmkit_reader {
+    struct sk_chan_view v;
+    uint64_t pos;          /* next record position                         */
+    uint64_t next_seq;     /* bus: expected sequence number                */
+    int have_seq;
+    uint64_t msgs, lost;
+    uint64_t peek_size;    /* record bytes of the message being peeked, 0: none */
+    uint64_t peek_pos;
+    uint64_t latest_ver;   /* latest: version last returned                */
+    unsigned char *buf;    /* latest: private copy                         */
+    uint64_t last_check_ns;
+};
+
+/* channel.c */
+typedef int (*sk_cond_fn)(void *ctx);
+int sk_chan_wait(struct sk_chan_view *v, struct sk_event *ev, sk_cond_fn cond,
+                 sk_cond_fn slow, void *ctx, int64_t timeout_ns);
+int sk_writer_peer_count(struct shmkit_writer *w);
+int sk_reader_writer_gone(struct shmkit_reader *r);
+uint64_t sk_min_head(struct shmkit_writer *w, int evict);
+
+/* ring.c (queue, bus) */
+int sk_ring_reserve(shmkit_writer_t *w, size_t len, void **buf, int64_t timeout_ns);
+int sk_ring_commit(shmkit_writer_t *w, size_t len);
+int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len, int64_t timeout_ns);
+int sk_ring_release(shmkit_reader_t *r);
+void sk_ring_reader_join(shmkit_reader_t *r);
+
+/* latest.c */
+int sk_latest_reserve(shmkit_writer_t *w, size_t len, void **buf);
+int sk_latest_commit(shmkit_writer_t *w, size_t len);
+int sk_latest_peek(shmkit_reader_t *r, const void **buf, size_t *len, int64_t timeout_ns);
+
+#endif

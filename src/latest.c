@@ -1,0 +1,127 @@
+/*
+ * latest.c - one value, many readers, always the newest complete value.
+ *
+ * nslots (3) value slots, each with its own sequence word (odd while being
+ * written), and `latest_cur` = (version << 8) | slot, published last with a
+ * release store.  The writer always writes a slot other than the current
+ * one, so a writer killed mid-write leaves an odd slot that nobody points
+ * to, and the previous value stays readable.  Readers copy the slot, then
+ * check (acquire fence) that its sequence word did not move; if it did, the
+ * writer lapped them and they take the newer value.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "channel.h"
+#include "error.h"
+#include "segment.h"
+
+static struct sk_latest_slot *slot_at(struct sk_chan_view *v, uint32_t i)
+{
+    return (struct sk_latest_slot *)(void *)(v->ring +
+                                             (uint64_t)i * (sizeof(struct sk_latest_slot) + v->cap));
+}
+
+int sk_latest_reserve(shmkit_writer_t *w, size_t len, void **buf)
+{
+    struct sk_chan_view *v = &w->v;
+    if (w->res_pos != UINT64_MAX)
+        return sk_err(-EINVAL, "reserve", shmkit_segment_name(v->seg),
+                      "a reservation is already open; commit it first");
+    uint32_t k = (w->latest_slot + 1) % v->nslots;
+    struct sk_latest_slot *s = slot_at(v, k);
+    uint64_t sq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+    atomic_store_explicit(&s->seq, sq | 1u, memory_order_relaxed);
+    /* order the odd mark before the value stores; pairs with the reader's
+     * acquire fence */
+    atomic_thread_fence(memory_order_release);
+    w->latest_slot = k;
+    w->res_pos = k;
+    w->res_len = len;
+    *buf = (unsigned char *)s + sizeof *s;
+    return 0;
+}
+
+int sk_latest_commit(shmkit_writer_t *w, size_t len)
+{
+    struct sk_chan_view *v = &w->v;
+    if (w->res_pos == UINT64_MAX)
+        return sk_err(-EINVAL, "commit", shmkit_segment_name(v->seg),
+                      "nothing reserved");
+    if (len > w->res_len)
+        return sk_err(-EINVAL, "commit", shmkit_segment_name(v->seg),
+                      "commit of %zu bytes is more than was reserved", len);
+    uint32_t k = (uint32_t)w->res_pos;
+    struct sk_latest_slot *s = slot_at(v, k);
+    s->len = len;
+    s->version = w->seq + 1;
+    uint64_t sq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+    /* release: the value is complete (pairs with the reader's acquire) */
+    atomic_store_explicit(&s->seq, sq + 1, memory_order_release);
+    w->seq++;
+    /* release: publishes the slot; pairs with the reader's acquire */
+    atomic_store_explicit(&v->ch->latest_cur, (w->seq << 8) | k,
+                          memory_order_release);
+    w->res_pos = UINT64_MAX;
+    w->msgs++;
+    w->bytes += len;
+    atomic_store_explicit(&v->ep->w_msgs, w->msgs, memory_order_relaxed);
+    atomic_store_explicit(&v->ep->w_bytes, w->bytes, memory_order_relaxed);
+    sk_event_notify(&v->ch->data_ev, 1);
+    return 0;
+}
+
+static int newer_cond(void *vctx)
+{
+    shmkit_reader_t *r = vctx;
+    uint64_t cur = atomic_load_explicit(&r->v.ch->latest_cur, memory_order_acquire);
+    return (cur >> 8) > r->latest_ver;
+}
+
+static int newer_slow(void *vctx)
+{
+    shmkit_reader_t *r = vctx;
+    if (newer_cond(r))
+        return 1;
+    return sk_reader_writer_gone(r);
+}
+
+int sk_latest_peek(shmkit_reader_t *r, const void **buf, size_t *len,
+                   int64_t timeout_ns)
+{
+    struct sk_chan_view *v = &r->v;
+    for (int tries = 0;; tries++) {
+        int c = sk_chan_wait(v, &v->ch->data_ev, newer_cond, newer_slow, r,
+                             timeout_ns);
+        if (c < 0)
+            return c;
+        /* acquire: pairs with the writer's release of latest_cur */
+        uint64_t cur = atomic_load_explicit(&v->ch->latest_cur, memory_order_acquire);
+        uint32_t k = (uint32_t)(cur & 0xff);
+        if (k >= v->nslots)
+            return sk_err(SHMKIT_E_CORRUPT, "peek", shmkit_segment_name(v->seg),
+                          "current slot %u of %u", k, v->nslots);
+        struct sk_latest_slot *s = slot_at(v, k);
+        /* acquire: pairs with the release that completed the value */
+        uint64_t s1 = atomic_load_explicit(&s->seq, memory_order_acquire);
+        uint64_t n = s->len, ver = s->version;
+        if (!(s1 & 1u) && n <= v->cap) {
+            memcpy(r->buf, (unsigned char *)s + sizeof *s, n);
+            /* pairs with the writer's release fence after the odd mark */
+            atomic_thread_fence(memory_order_acquire);
+            if (atomic_load_explicit(&s->seq, memory_order_relaxed) == s1) {
+                if (ver <= r->latest_ver)
+                    continue; /* read a value we already returned */
+                r->latest_ver = ver;
+                r->msgs++;
+                atomic_store_explicit(&v->ep->r_msgs, r->msgs, memory_order_relaxed);
+                *buf = r->buf;
+                *len = (size_t)n;
+                return 0;
+            }
+        }
+        if (tries > 1000)
+            return sk_err(SHMKIT_E_CORRUPT, "peek", shmkit_segment_name(v->seg),
+                          "the value never reads consistently");
+    }
+}

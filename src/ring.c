@@ -1,0 +1,486 @@
+/*
+ * ring.c - the record ring under queue and bus.
+ *
+ * Fast path, writer: compute the record size, compare against a cached
+ * slowest-reader position (refreshed only when it says "full"), write in
+ * place, commit with one release store of the record's word, bump our own
+ * counters, and look at the readers' `waiters` word (one load, one branch).
+ * Fast path, reader: acquire-load the word at our position; when its tag
+ * matches, the record is complete; hand out a pointer; on release, store our
+ * new head (release) to our own cache line.  No lock, no syscall, no
+ * allocation.
+ *
+ * Lossy bus: the writer never waits.  Before it overwrites a region it
+ * publishes `horizon` (its claim end plus some slack, so the store is rare)
+ * followed by a release fence; a reader that has read a message checks,
+ * after an acquire fence, that horizon has not passed its position plus the
+ * capacity (seqlock-style), else the message may be torn: SHMKIT_E_OVERRUN.
+ * A reader that finds its position overwritten resynchronises at the
+ * writer's tail and counts what it lost from the sequence numbers.
+ *
+ * Multi-producer queue: producers claim [pos, end) with a CAS on `tail`,
+ * after announcing the claim in their endpoint line.  A consumer stuck on a
+ * claimed but uncommitted record looks for the claimant: if it is dead, the
+ * claim becomes padding (Aeron's "unblock"), with a CAS on the word so a
+ * late commit can never be overwritten.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "error.h"
+#include "segment.h"
+
+static inline _Atomic uint64_t *word_at(struct sk_chan_view *v, uint64_t pos)
+{
+    return (_Atomic uint64_t *)(void *)(v->ring + (pos & v->mask));
+}
+
+static inline int is_lossy(const struct sk_chan_view *v)
+{
+    return v->kind == SHMKIT_KIND_BUS && !(v->flags & SK_CF_RELIABLE);
+}
+
+static inline int is_multi(const struct sk_chan_view *v)
+{
+    return v->kind == SHMKIT_KIND_QUEUE && (v->flags & SK_CF_MULTI);
+}
+
+/* ---- writer ---------------------------------------------------------------- */
+
+struct space_ctx {
+    shmkit_writer_t *w;
+    uint64_t need_end; /* position the claim would end at */
+    int evict;
+    uint64_t last_evict_ns;
+};
+
+static int space_cond(void *vctx)
+{
+    struct space_ctx *c = vctx;
+    shmkit_writer_t *w = c->w;
+    w->head_cache = sk_min_head(w, 0);
+    return c->need_end - w->head_cache <= w->v.cap;
+}
+
+static int space_slow(void *vctx)
+{
+    struct space_ctx *c = vctx;
+    shmkit_writer_t *w = c->w;
+    /* A dead reader must not hold the writer: look for dead ones (a
+     * syscall per reader, so only while we are stuck, every 100 ms). */
+    uint64_t now = sk_now_ns(CLOCK_MONOTONIC);
+    if (w->v.kind == SHMKIT_KIND_BUS && now - c->last_evict_ns > 100000000ull) {
+        c->last_evict_ns = now;
+        w->head_cache = sk_min_head(w, 1);
+    }
+    return c->need_end - w->head_cache <= w->v.cap;
+}
+
+static int wait_space(shmkit_writer_t *w, uint64_t end, int64_t timeout_ns)
+{
+    struct space_ctx c = {w, end, 0, sk_now_ns(CLOCK_MONOTONIC)};
+    if (timeout_ns == 0) {
+        if (space_cond(&c))
+            return 0;
+        return -EAGAIN;
+    }
+    return sk_chan_wait(&w->v, &w->v.ch->space_ev, space_cond, space_slow, &c,
+                        timeout_ns);
+}
+
+/* Writes a pad record at pos covering the rest of the ring. */
+static inline void put_pad(struct sk_chan_view *v, uint64_t pos)
+{
+    uint64_t off = pos & v->mask;
+    /* release: pairs with the reader's acquire of the word */
+    atomic_store_explicit(word_at(v, pos),
+                          sk_word(pos, SK_W_PAD, (uint32_t)(v->cap - off)),
+                          memory_order_release);
+}
+
+static inline void publish_horizon(shmkit_writer_t *w, uint64_t end)
+{
+    if (end <= w->horizon_pub)
+        return;
+    w->horizon_pub = end + w->v.cap / 16;
+    atomic_store_explicit(&w->v.ch->horizon, w->horizon_pub,
+                          memory_order_relaxed);
+    /* Order the horizon before the overwriting stores that follow; pairs
+     * with the acquire fence in the reader's overrun check. */
+    atomic_thread_fence(memory_order_release);
+}
+
+static int reserve_multi(shmkit_writer_t *w, uint64_t size, void **buf,
+                         int64_t timeout_ns)
+{
+    struct sk_chan_view *v = &w->v;
+    struct sk_chan *ch = v->ch;
+    for (;;) {
+        uint64_t pos = atomic_load_explicit(&ch->tail, memory_order_acquire);
+        uint64_t off = pos & v->mask;
+        uint64_t pad = off + size > v->cap ? v->cap - off : 0;
+        uint64_t end = pos + pad + size;
+        if (end - w->head_cache > v->cap) {
+            w->head_cache = sk_min_head(w, 0);
+            if (end - w->head_cache > v->cap) {
+                int r = wait_space(w, end, timeout_ns);
+                if (r < 0)
+                    return r;
+                continue; /* the tail moved meanwhile */
+            }
+        }
+        /* announce the claim before taking it; the CAS (release) publishes
+         * it to a consumer that acquire-loads tail */
+        atomic_store_explicit(&v->ep->claim_pos, pos, memory_order_relaxed);
+        atomic_store_explicit(&v->ep->claim_end, end, memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&ch->tail, &pos, end,
+                                                  memory_order_acq_rel,
+                                                  memory_order_relaxed)) {
+            if (pad)
+                put_pad(v, pos);
+            w->res_pos = pos + pad;
+            w->res_end = end;
+            w->res_len = size;
+            *buf = v->ring + ((pos + pad) & v->mask) + SK_REC_HDR;
+            return 0;
+        }
+    }
+}
+
+int sk_ring_reserve(shmkit_writer_t *w, size_t len, void **buf,
+                    int64_t timeout_ns)
+{
+    struct sk_chan_view *v = &w->v;
+    uint64_t size = sk_rec_size(len);
+    if (w->res_pos != UINT64_MAX)
+        return sk_err(-EINVAL, "reserve", shmkit_segment_name(v->seg),
+                      "a reservation is already open; commit it first");
+    if (is_multi(v))
+        return reserve_multi(w, size, buf, timeout_ns);
+    uint64_t pos = w->pos;
+    uint64_t off = pos & v->mask;
+    uint64_t pad = off + size > v->cap ? v->cap - off : 0;
+    uint64_t end = pos + pad + size;
+    if (is_lossy(v)) {
+        publish_horizon(w, end);
+    } else if (end - w->head_cache > v->cap) {
+        int r = wait_space(w, end, timeout_ns);
+        if (r < 0)
+            return r;
+    }
+    if (pad) {
+        put_pad(v, pos);
+        pos += pad;
+        w->pos = pos;
+    }
+    w->res_pos = pos;
+    w->res_len = size;
+    *buf = v->ring + (pos & v->mask) + SK_REC_HDR;
+    return 0;
+}
+
+int sk_ring_commit(shmkit_writer_t *w, size_t len)
+{
+    struct sk_chan_view *v = &w->v;
+    struct sk_chan *ch = v->ch;
+    uint64_t pos = w->res_pos;
+    if (pos == UINT64_MAX)
+        return sk_err(-EINVAL, "commit", shmkit_segment_name(v->seg),
+                      "nothing reserved");
+    uint64_t size = sk_rec_size(len);
+    if (size > w->res_len)
+        return sk_err(-EINVAL, "commit", shmkit_segment_name(v->seg),
+                      "commit of %zu bytes is more than was reserved", len);
+    unsigned char *rec = v->ring + (pos & v->mask);
+    if (is_multi(v)) {
+        /* the whole claim must be accounted for: a shorter message leaves
+         * a pad record behind it */
+        uint64_t end = w->res_end, next = pos + size;
+        if (next < end)
+            atomic_store_explicit(word_at(v, next),
+                                  sk_word(next, SK_W_PAD,
+                                          (uint32_t)(end - next)),
+                                  memory_order_release);
+        memcpy(rec + 8, &(uint64_t){0}, 8);
+        /* release: the payload is complete */
+        atomic_store_explicit((_Atomic uint64_t *)(void *)rec,
+                              sk_word(pos, 0, (uint32_t)len),
+                              memory_order_release);
+        /* release: pairs with the reaper's acquire of claim_pos */
+        atomic_store_explicit(&v->ep->claim_pos, SK_CLAIM_IDLE,
+                              memory_order_release);
+    } else {
+        uint64_t seq = w->seq++;
+        memcpy(rec + 8, &seq, 8);
+        /* the commit: one release store; pairs with the reader's acquire */
+        atomic_store_explicit((_Atomic uint64_t *)(void *)rec,
+                              sk_word(pos, 0, (uint32_t)len),
+                              memory_order_release);
+        w->pos = pos + size;
+        /* release: for joiners, the queue's writer re-open and stat */
+        atomic_store_explicit(&ch->tail, w->pos, memory_order_release);
+        atomic_store_explicit(&ch->seq, w->seq, memory_order_relaxed);
+    }
+    w->res_pos = UINT64_MAX;
+    w->msgs++;
+    w->bytes += len;
+    atomic_store_explicit(&v->ep->w_msgs, w->msgs, memory_order_relaxed);
+    atomic_store_explicit(&v->ep->w_bytes, w->bytes, memory_order_relaxed);
+    sk_event_notify(&ch->data_ev, v->kind == SHMKIT_KIND_BUS);
+    return 0;
+}
+
+/* ---- reader ---------------------------------------------------------------- */
+
+void sk_ring_reader_join(shmkit_reader_t *r)
+{
+    struct sk_chan_view *v = &r->v;
+    struct sk_chan *ch = v->ch;
+    uint64_t t = atomic_load_explicit(&ch->tail, memory_order_acquire);
+    atomic_store_explicit(&v->ep->head, t, memory_order_relaxed);
+    atomic_store_explicit(&v->ep->active, (uint32_t)getpid() | 1u,
+                          memory_order_relaxed);
+    /* Dekker with the writer's space check (sk_min_head): either it sees us
+     * active, or we see a tail at least as new as its last check, and
+     * everything from there on is kept for us. */
+    atomic_thread_fence(memory_order_seq_cst);
+    t = atomic_load_explicit(&ch->tail, memory_order_acquire);
+    atomic_store_explicit(&v->ep->head, t, memory_order_release);
+    r->pos = t;
+    r->have_seq = 0;
+}
+
+static void publish_head(shmkit_reader_t *r)
+{
+    struct sk_chan_view *v = &r->v;
+    /* release: pairs with the writer's acquire in sk_min_head() */
+    if (v->kind == SHMKIT_KIND_QUEUE)
+        atomic_store_explicit(&v->ch->qhead, r->pos, memory_order_release);
+    else
+        atomic_store_explicit(&v->ep->head, r->pos, memory_order_release);
+    atomic_store_explicit(&v->ep->r_msgs, r->msgs, memory_order_relaxed);
+    sk_event_notify(&v->ch->space_ev, 1);
+}
+
+/* Resynchronise a lapped lossy reader at the writer's tail. */
+static void resync(shmkit_reader_t *r)
+{
+    struct sk_chan_view *v = &r->v;
+    r->pos = atomic_load_explicit(&v->ch->tail, memory_order_acquire);
+    atomic_store_explicit(&v->ep->head, r->pos, memory_order_release);
+    /* have_seq stays: the next record's sequence number tells the loss */
+}
+
+/* A producer died between claim and commit?  Turn its claim into padding. */
+static int unblock(shmkit_reader_t *r)
+{
+    struct sk_chan_view *v = &r->v;
+    uint64_t pos = r->pos;
+    uint64_t tail = atomic_load_explicit(&v->ch->tail, memory_order_acquire);
+    if (tail <= pos)
+        return 0; /* nothing claimed here */
+    int dead = -1;
+    uint64_t dead_end = 0;
+    for (int i = 0; i < SHMKIT_MAX_ATTACH; i++) {
+        struct sk_ep *ep = &v->eps[i];
+        /* acquire: pairs with the producer's release of claim_pos */
+        uint64_t cp = atomic_load_explicit(&ep->claim_pos, memory_order_acquire);
+        uint64_t ce = atomic_load_explicit(&ep->claim_end, memory_order_relaxed);
+        if (cp == SK_CLAIM_IDLE || cp > pos || ce <= pos)
+            continue;
+        int alive = sk_seg_slot_alive(v->seg, i);
+        if (alive != 0)
+            return 0; /* its owner may still commit */
+        dead = i;
+        dead_end = ce;
+    }
+    if (dead < 0 || dead_end - pos > v->cap)
+        return 0;
+    /* Pad [pos, dead_end), split at the ring's end.  The CAS on the first
+     * word loses against a commit that raced us. */
+    _Atomic uint64_t *wp = word_at(v, pos);
+    uint64_t old = atomic_load_explicit(wp, memory_order_acquire);
+    if (sk_word_tag_ok(old, pos))
+        return 1;
+    uint64_t off = pos & v->mask;
+    uint64_t first = v->cap - off < dead_end - pos ? v->cap - off : dead_end - pos;
+    if (!atomic_compare_exchange_strong(wp, &old,
+                                        sk_word(pos, SK_W_PAD, (uint32_t)first)))
+        return 1;
+    if (first < dead_end - pos)
+        atomic_store_explicit(word_at(v, pos + first),
+                              sk_word(pos + first, SK_W_PAD,
+                                      (uint32_t)(dead_end - pos - first)),
+                              memory_order_release);
+    atomic_store_explicit(&v->eps[dead].claim_pos, SK_CLAIM_IDLE,
+                          memory_order_relaxed);
+    atomic_fetch_add_explicit(&v->ch->producer_deaths, 1, memory_order_relaxed);
+    return 1;
+}
+
+#define SK_LAPPED 2
+
+static int data_cond(void *vctx)
+{
+    shmkit_reader_t *r = vctx;
+    struct sk_chan_view *v = &r->v;
+    uint64_t w = atomic_load_explicit(word_at(v, r->pos), memory_order_acquire);
+    if (sk_word_tag_ok(w, r->pos))
+        return 1;
+    if (is_lossy(v) &&
+        atomic_load_explicit(&v->ch->horizon, memory_order_acquire) > r->pos + v->cap)
+        return SK_LAPPED;
+    return 0;
+}
+
+static int data_slow(void *vctx)
+{
+    shmkit_reader_t *r = vctx;
+    struct sk_chan_view *v = &r->v;
+    int c = data_cond(r);
+    if (c)
+        return c;
+    if (is_multi(v) && unblock(r))
+        return 1;
+    /* publish how far we got, so a waiting writer can go on */
+    publish_head(r);
+    int g = sk_reader_writer_gone(r);
+    if (g) {
+        /* the last commit may have landed just before `closed` */
+        c = data_cond(r);
+        return c ? c : g;
+    }
+    return 0;
+}
+
+int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
+                 int64_t timeout_ns)
+{
+    struct sk_chan_view *v = &r->v;
+    for (int guard = 0, resyncs = 0;; guard++) {
+        if (resyncs > 100000)
+            return sk_err(SHMKIT_E_CORRUPT, "peek", shmkit_segment_name(v->seg),
+                          "the reader cannot catch up with the writer's tail");
+        if (guard > 2)
+            /* only a hostile ring makes us go round in circles */
+            return sk_err(SHMKIT_E_CORRUPT, "peek", shmkit_segment_name(v->seg),
+                          "the ring keeps padding; it was overwritten");
+        uint64_t pos = r->pos;
+        uint64_t w = atomic_load_explicit(word_at(v, pos), memory_order_acquire);
+        if (!sk_word_tag_ok(w, pos)) {
+            int c = sk_chan_wait(v, &v->ch->data_ev, data_cond, data_slow, r,
+                                 timeout_ns);
+            if (c == SK_LAPPED) {
+                resync(r);
+                guard = -1;
+                resyncs++;
+                continue;
+            }
+            if (c < 0)
+                return c;
+            w = atomic_load_explicit(word_at(v, pos), memory_order_acquire);
+            if (!sk_word_tag_ok(w, pos))
+                continue;
+        }
+        uint64_t off = pos & v->mask;
+        uint32_t l = (uint32_t)(w & SK_W_LEN);
+        if (w & SK_W_PAD) {
+            if (l != v->cap - off && !(is_multi(v) && l >= 8 && off + l <= v->cap)) {
+                if (is_lossy(v)) { /* overwritten under us */
+                    resync(r);
+                    guard = -1;
+                    resyncs++;
+                    continue;
+                }
+                return sk_err(SHMKIT_E_CORRUPT, "peek",
+                              shmkit_segment_name(v->seg),
+                              "pad record of %u bytes at offset %llu", l,
+                              (unsigned long long)off);
+            }
+            r->pos = pos + l;
+            continue;
+        }
+        if (l > v->max_msg || off + SK_REC_HDR + l > v->cap) {
+            if (is_lossy(v)) {
+                resync(r);
+                guard = -1;
+                resyncs++;
+                continue;
+            }
+            return sk_err(SHMKIT_E_CORRUPT, "peek", shmkit_segment_name(v->seg),
+                          "record of %u bytes at offset %llu exceeds the limit",
+                          l, (unsigned long long)off);
+        }
+        if (v->kind == SHMKIT_KIND_BUS) {
+            uint64_t seq;
+            memcpy(&seq, v->ring + off + 8, 8);
+            if (r->have_seq && seq != r->next_seq && is_lossy(v)) {
+                /* trust the number only if the record was not overwritten
+                 * while we read it (see sk_ring_release) */
+                atomic_thread_fence(memory_order_acquire);
+                if (atomic_load_explicit(&v->ch->horizon, memory_order_relaxed) >
+                    pos + v->cap) {
+                    resync(r);
+                    guard = -1;
+                    resyncs++;
+                    continue;
+                }
+            }
+            if (r->have_seq && seq != r->next_seq) {
+                if (is_lossy(v) && seq > r->next_seq) {
+                    uint64_t lost = seq - r->next_seq;
+                    r->lost += lost;
+                    r->next_seq = seq;
+                    atomic_store_explicit(&v->ep->r_lost, r->lost,
+                                          memory_order_relaxed);
+                    return SHMKIT_E_LOST;
+                }
+                if (is_lossy(v)) {
+                    resync(r);
+                    guard = -1;
+                    resyncs++;
+                    continue;
+                }
+                /* reliable: sequence numbers are never skipped */
+            }
+            r->next_seq = seq;
+            r->have_seq = 1;
+        }
+        r->peek_pos = pos;
+        r->peek_size = sk_rec_size(l);
+        *buf = v->ring + off + SK_REC_HDR;
+        *len = l;
+        return 0;
+    }
+}
+
+int sk_ring_release(shmkit_reader_t *r)
+{
+    struct sk_chan_view *v = &r->v;
+    if (!r->peek_size)
+        return sk_err(-EINVAL, "release", shmkit_segment_name(v->seg),
+                      "nothing peeked");
+    uint64_t pos = r->peek_pos;
+    r->pos = pos + r->peek_size;
+    r->peek_size = 0;
+    r->next_seq++;
+    r->msgs++;
+    int rc = 0;
+    if (is_lossy(v)) {
+        /* pairs with the release fence in publish_horizon(): if the writer
+         * started overwriting what we read, we see its horizon */
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&v->ch->horizon, memory_order_relaxed) >
+            pos + v->cap) {
+            r->msgs--;
+            r->lost++;
+            atomic_store_explicit(&v->ep->r_lost, r->lost, memory_order_relaxed);
+            rc = SHMKIT_E_OVERRUN;
+        }
+    }
+    publish_head(r);
+    return rc;
+}

@@ -1,0 +1,47 @@
+/* sync.h - private: futex, barriers and the eventcount used by channels. */
+#ifndef SK_SYNC_H
+#define SK_SYNC_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* The eventcount as it lies in shared memory (== shmkit_event_t). */
+struct sk_event {
+    _Atomic uint32_t seq;     /* futex word: bumped by a notify with waiters */
+    _Atomic uint32_t waiters; /* count | SK_EV_FENCE                          */
+};
+#define SK_EV_FENCE 0x80000000u
+
+int sk_futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns);
+int sk_futex_wake(_Atomic uint32_t *addr, int n);
+
+uint32_t sk_event_prepare(struct sk_event *e);
+void sk_event_cancel(struct sk_event *e);
+int sk_event_wait(struct sk_event *e, uint32_t key, int64_t timeout_ns);
+int sk_event_notify_slow(struct sk_event *e, int all);
+
+/*
+ * The notifier's half of the "is anybody waiting?" handshake, inlined on the
+ * hot path.  This is a Dekker pattern: the notifier stores its data then
+ * loads `waiters`; the waiter stores `waiters` then loads the data.  Each
+ * side needs a full barrier between its store and its load, or a wake-up is
+ * lost.  shmkit makes the barrier asymmetric: the waiter (already on its way
+ * to sleep) pays for it with membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED),
+ * which runs a full barrier on every CPU running a registered process, so
+ * the notifier needs only a compiler barrier.  A process that cannot use
+ * membarrier sets SK_EV_FENCE in `waiters` for good, and notifiers then pay
+ * a real seq_cst fence (the textbook form).
+ */
+static inline int sk_event_notify(struct sk_event *e, int all)
+{
+    atomic_signal_fence(memory_order_seq_cst);
+    uint32_t w = atomic_load_explicit(&e->waiters, memory_order_relaxed);
+    if (__builtin_expect(w == 0, 1))
+        return 0;
+    return sk_event_notify_slow(e, all);
+}
+
+/* Registers this process for asymmetric barriers; 1 ok, 0 unavailable. */
+int sk_membarrier_init(void);
+
+#endif
