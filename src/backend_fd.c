@@ -396,6 +396,8 @@ static int attach_fd(shmkit_segment_t *s, const shmkit_segment_opts_t *o,
 
 static int gate_lock_until(shmkit_segment_t *s, uint64_t deadline)
 {
+    if (sk_observing())
+        return 0; /* an observer is not an attachee */
     for (;;) {
         int r = sk_lock(s->fd, SK_LOCK_GATE, F_RDLCK);
         if (r == 0)
@@ -492,16 +494,22 @@ static int fd_close(shmkit_segment_t *s)
     /* The last attachee of an owned segment removes its name.  A write lock
      * on the gate succeeds only when no other open file description holds
      * it, i.e. nobody else is attached; while we hold it, openers wait and
-     * then find the name gone. */
-    /* Let go of our read lock first: two last closers that each kept theirs
-     * while trying for the write lock would both fail, and nobody would
-     * unlink.  This way exactly the last one to try succeeds. */
-    if (!s->persistent && !s->readonly && s->path[0] &&
-        sk_lock(s->fd, SK_LOCK_GATE, F_UNLCK) == 0 &&
-        sk_lock(s->fd, SK_LOCK_GATE, F_WRLCK) == 0) {
-        int e = unlink_if_same(s->backend, s->path, s->dev, s->ino);
-        if (e < 0 && e != -ENOENT)
-            r = sk_err_open(e, "unlink", s->name, s->path);
+     * then find the name gone.  We let go of our read lock first: two last
+     * closers that each kept theirs while trying for the write lock would
+     * both fail, and nobody would unlink.  A read-only handle cannot take a
+     * write lock on its fd, so it tries through a fresh read-write one (and
+     * leaves the segment to gc when it may not write it). */
+    if (!s->persistent && !s->observer && s->path[0] &&
+        sk_lock(s->fd, SK_LOCK_GATE, F_UNLCK) == 0) {
+        int lfd = s->readonly ? open(s->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)
+                              : s->fd;
+        if (lfd >= 0 && sk_lock(lfd, SK_LOCK_GATE, F_WRLCK) == 0) {
+            int e = unlink_if_same(s->backend, s->path, s->dev, s->ino);
+            if (e < 0 && e != -ENOENT)
+                r = sk_err_open(e, "unlink", s->name, s->path);
+        }
+        if (lfd >= 0 && lfd != s->fd)
+            close(lfd);
     }
     sk_handle_free(s);
     return r;

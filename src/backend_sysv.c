@@ -227,7 +227,7 @@ static int sysv_close(shmkit_segment_t *s)
     if (s->locked && s->base)
         munlock(s->base, s->map_size);
     /* Last attachee of an owned segment: nattch counts us too. */
-    if (!s->persistent && !s->readonly && shmctl(s->shmid, IPC_STAT, &ds) == 0 &&
+    if (!s->persistent && !s->observer && shmctl(s->shmid, IPC_STAT, &ds) == 0 &&
         ds.shm_nattch <= 1)
         shmctl(s->shmid, IPC_RMID, NULL);
     sk_handle_free(s);

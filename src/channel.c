@@ -302,6 +302,8 @@ int shmkit_writer_open(const char *name, const shmkit_endpoint_opts_t *o,
             goto fail;
         }
         w->head_cache = qh;
+    } else if (w->v.kind == SHMKIT_KIND_BUS) {
+        w->head_cache = sk_min_head(w, 0); /* readers may still be behind */
     }
     if (w->v.kind == SHMKIT_KIND_LATEST) {
         uint64_t cur = atomic_load_explicit(&ch->latest_cur, memory_order_acquire);
@@ -674,15 +676,11 @@ int shmkit_reader_close(shmkit_reader_t *r)
 
 int shmkit_channel_stat(const char *name, shmkit_channel_stat_t *st)
 {
-    shmkit_segment_opts_t so;
     shmkit_segment_t *seg;
     if (!st)
         return sk_err(-EINVAL, "channel_stat", name, "st must not be NULL");
     memset(st, 0, sizeof *st);
-    shmkit_segment_opts_init(&so);
-    so.readonly = 1;
-    so.timeout_ms = 0;
-    int r = shmkit_segment_open(name, &so, &seg);
+    int r = sk_segment_observe(name, &seg);
     if (r < 0)
         return r;
     struct sk_chan *ch = shmkit_segment_data(seg);

@@ -83,8 +83,7 @@ struct sk_chan {
     /* line 1: writer: tail and counters */
     _Atomic uint64_t tail;     /* next write position (MP queue: CAS)      */
     _Atomic uint64_t seq;      /* bus/latest: next message sequence number */
-    _Atomic uint64_t horizon;  /* lossy bus: writer may overwrite below
-                                  horizon - capacity                        */
+    uint64_t pad1a;
     _Atomic int32_t writer_slot; /* attach slot of the bus/latest/SP writer */
     _Atomic uint32_t closed;
     _Atomic uint32_t writer_seen;
@@ -102,10 +101,14 @@ struct sk_chan {
     _Atomic int32_t consumer_slot;
     uint32_t pad4;
     uint8_t pad4b[48];
-    /* line 5: rare counters */
+    /* line 5: written rarely, read often */
+    _Atomic uint64_t horizon;  /* lossy bus: the writer may overwrite what
+                                  lies below horizon - capacity; stored once
+                                  per capacity/16 bytes, read by readers per
+                                  message, so not on the busy writer line  */
     _Atomic uint64_t evictions;
     _Atomic uint64_t producer_deaths;
-    uint8_t pad5[48];
+    uint8_t pad5[40];
     uint8_t tail_pad[SK_CHAN_SIZE - 6 * 64];
 };
 _Static_assert(sizeof(struct sk_chan) == SK_CHAN_SIZE, "chan layout");

@@ -488,6 +488,27 @@ int shmkit_segment_open(const char *name, const shmkit_segment_opts_t *opts,
     return r;
 }
 
+static _Thread_local int tl_observe;
+
+int sk_observing(void)
+{
+    return tl_observe;
+}
+
+int sk_segment_observe(const char *name, shmkit_segment_t **out)
+{
+    shmkit_segment_opts_t o;
+    shmkit_segment_opts_init(&o);
+    o.readonly = 1;
+    o.timeout_ms = 0;
+    tl_observe = 1;
+    int r = shmkit_segment_open(name, &o, out);
+    tl_observe = 0;
+    if (r == 0)
+        (*out)->observer = 1;
+    return r;
+}
+
 int shmkit_segment_close(shmkit_segment_t *s)
 {
     if (!s)

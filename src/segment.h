@@ -115,6 +115,7 @@ struct shmkit_segment {
     uint32_t kind;
     uint64_t dev, ino;  /* identity of the opened object                  */
     shmkit_segment_t *reg_next; /* registry of open handles (fork)      */
+    int observer;       /* looks only: no gate lock, no slot, no unlink   */
 };
 
 static inline struct sk_header *sk_hdr(const shmkit_segment_t *s)
@@ -159,6 +160,11 @@ void sk_slot_release(shmkit_segment_t *s);
 /* Fills attached[], nattach, stale, creator_alive for an open mapping. */
 void sk_liveness_fill(const struct sk_header *h, int fd, int own_slot,
                       shmkit_segment_info_t *info);
+
+/* Opens read-only as an observer (stat, top): not an attachee, never the
+ * one to unlink.  Not exported. */
+int sk_segment_observe(const char *name, shmkit_segment_t **out);
+int sk_observing(void);
 
 /* ---- mapping helpers (segment.c) ---- */
 int sk_apply_mem_opts(shmkit_segment_t *s, const shmkit_segment_opts_t *o,

@@ -136,7 +136,14 @@ int shmkit_event_wait(shmkit_event_t *e, uint32_t key, int64_t timeout_ns)
 
 int shmkit_event_notify(shmkit_event_t *e, int all)
 {
-    return sk_event_notify((struct sk_event *)e, all);
+    /* The public event may be notified by any process, registered for
+     * membarrier or not, so it uses the textbook full fence (no syscall).
+     * Channels, whose endpoints all register, use the asymmetric form. */
+    struct sk_event *ev = (struct sk_event *)e;
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&ev->waiters, memory_order_relaxed) == 0)
+        return 0;
+    return sk_event_notify_slow(ev, all);
 }
 
 /* ---- robust mutex -------------------------------------------------------- */

@@ -34,6 +34,13 @@ static int child(void *p)
     shmkit_clear_error();
     rc = shmkit_segment_open(a->name, &o, &s);
     if (!a->expect_ok) {
+        /* valgrind's shmat() wrapper needs IPC_STAT first, which fails with
+         * EACCES, and turns that into EINVAL */
+        if (rc == -EINVAL && skt_under_valgrind() &&
+            !strncmp(a->name, "sysv:", 5)) {
+            fprintf(stderr, "under valgrind: sysv EACCES reads as EINVAL\n");
+            return SKT_PASS;
+        }
         CHECKF(rc == -EACCES, "open of %s as uid %d: %d (%s), expected EACCES",
                a->name, NOBODY, rc, shmkit_strerror(rc));
         const char *h = shmkit_last_error_hint();

@@ -23,6 +23,7 @@ static int writer_own(void *p)
     shmkit_segment_opts_t o;
     shmkit_segment_t *s = NULL;
     skt_no_core();
+    skt_default_signal(SIGSEGV);
     shmkit_segment_opts_init(&o);
     o.readonly = 1;
     CHECK_OK(shmkit_segment_open(a->name, &o, &s));
@@ -38,6 +39,7 @@ static int writer_inherited(void *p)
 {
     struct arg *a = p;
     skt_no_core();
+    skt_default_signal(SIGSEGV);
     volatile uint8_t *d = shmkit_segment_data(a->inherited);
     CHECK(skt_verify((const void *)d, REQ, a->seed) == -1);
     d[0] = (uint8_t)(d[0] + 1); /* SIGSEGV here */

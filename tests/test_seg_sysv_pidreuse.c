@@ -23,7 +23,7 @@ static int in_pidns(void)
 {
     /* we are pid 1 of the new namespace */
     CHECKF(getpid() == 1, "expected pid 1, got %d", (int)getpid());
-    if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0)
         return skip_if_eperm(errno, "mount / private") ? SKT_SKIP : SKT_FAIL;
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
         return skip_if_eperm(errno, "mount proc") ? SKT_SKIP : SKT_FAIL;

@@ -329,6 +329,58 @@ static inline int skt_count_maps(void)
     return n;
 }
 
+/* Lines of /proc/self/maps that map shared memory objects: /dev/shm
+ * files, SysV segments, memfds, deleted files.  Unlike the total, this is
+ * not disturbed by what malloc or a sanitizer maps. */
+static inline int skt_count_shm_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return -1;
+    int n = 0;
+    char line[4096];
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "/dev/shm/") || strstr(line, "SYSV") ||
+            strstr(line, "/memfd:") || strstr(line, "/tmp/skt-"))
+            n++;
+    fclose(f);
+    return n;
+}
+
+/* 1 when built with a sanitizer (its allocator maps memory as it goes). */
+static inline int skt_sanitized(void)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+    return 1;
+#else
+    return 0;
+#endif
+#else
+    return 0;
+#endif
+}
+
+/* 1 when running under valgrind (its preload library is in LD_PRELOAD). */
+static inline int skt_under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload") != NULL;
+}
+
+/* Restores the default action of sig, so that a child meant to die by it
+ * does (sanitizers install their own SIGSEGV/SIGBUS handlers). */
+static inline void skt_default_signal(int sig)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+}
+
 /* Prints the entries of /dev/shm to stderr (for diagnosing leftovers). */
 static inline void skt_dump_dir(const char *dir)
 {
@@ -420,7 +472,7 @@ static inline const char *skt_enter_ns(const char *shm_size)
     char opts[64];
     if (unshare(CLONE_NEWNS | CLONE_NEWIPC) != 0)
         return "unshare(CLONE_NEWNS|CLONE_NEWIPC)";
-    if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0)
         return "mount(/, MS_REC|MS_PRIVATE)";
     snprintf(opts, sizeof opts, "size=%s,mode=1777",
              shm_size && *shm_size ? shm_size : "64m");

@@ -52,13 +52,20 @@ int cli_cmd_rm(int argc, char **argv);
 int cli_cmd_gc(int argc, char **argv);
 /* cli_doctor.c */
 int cli_cmd_doctor(int argc, char **argv);
+/* cli_channel.c */
+int cli_cmd_pub(int argc, char **argv);
+int cli_cmd_sub(int argc, char **argv);
+int cli_cmd_top(int argc, char **argv);
 /* cli_demo.c */
 int cli_cmd_demo(int argc, char **argv);
-int cli_cmd_demo_reader(int argc, char **argv);
+int cli_cmd_demo_sub(int argc, char **argv);
 
 /* Prints segments as the `shmkit ls` table (header line included).
  * Used by ls and by the demo. */
 void cli_segment_table(FILE *f, const shmkit_segment_info_t *infos, size_t n);
+
+/* Is k one of the channel kinds (queue, bus, latest)? */
+int cli_kind_is_channel(shmkit_kind_t k);
 
 /* ---- errors (util.c) --------------------------------------------------- */
 
@@ -96,6 +103,10 @@ void cli_getopt_reset(void);
 /* Handles getopt_long's '?' or ':' result: prints a usage error and returns
  * CLI_EXIT_USAGE. */
 int cli_bad_option(const char *cmd, const char *usage, char **argv, int c);
+
+/* Copies a name for printing: control bytes become '?' so a hostile name
+ * in /dev/shm cannot break a table or drive the terminal. */
+void cli_safe_copy(char *dst, size_t len, const char *s);
 
 /* ---- lookups (util.c) -------------------------------------------------- */
 
@@ -141,11 +152,21 @@ void cli_json_int(cli_json_t *j, const char *key, int64_t val);
 void cli_json_uint(cli_json_t *j, const char *key, uint64_t val);
 void cli_json_bool(cli_json_t *j, const char *key, int val);
 void cli_json_null(cli_json_t *j, const char *key);
+/* A finite number with up to 3 decimals (NaN/inf -> null). */
+void cli_json_double(cli_json_t *j, const char *key, double val);
+/* An alive word (1 / 0 / -1) as true / false / null. */
+void cli_json_alive(cli_json_t *j, const char *key, int alive);
 /* Ends the document with a newline. */
 void cli_json_finish(cli_json_t *j);
 
 /* Writes s as a JSON string literal (with quotes). */
 void cli_json_write_string(FILE *f, const char *s);
+
+/* A channel's counters and readers, as `shmkit info` prints them: text
+ * lines, or a JSON object under key (cli_channel.c). */
+void cli_channel_stat_text(FILE *f, const shmkit_channel_stat_t *st);
+void cli_channel_stat_json(cli_json_t *j, const char *key,
+                           const shmkit_channel_stat_t *st);
 
 /* ---- pure parsers and formatters (parse.c) ----------------------------- */
 
@@ -172,6 +193,22 @@ char *cli_format_mode(uint32_t mode, char *buf, size_t len);
 
 /* ISO-8601 UTC with milliseconds, "2024-05-01T12:34:56.789Z"; "-" for 0. */
 char *cli_format_time_ns(uint64_t unix_ns, char *buf, size_t len);
+
+/* Longest duration cli_parse_seconds accepts (about 11.5 days). */
+#define CLI_MAX_SECONDS 1000000u
+
+/*
+ * Duration in seconds, "2", "0.5", ".25", "1.5s", or milliseconds "250ms",
+ * into milliseconds (digits past the millisecond are dropped).  Returns 0,
+ * -EINVAL (empty, sign, junk) or -ERANGE (above CLI_MAX_SECONDS).
+ */
+int cli_parse_seconds(const char *s, uint64_t *ms_out);
+
+/* "raw", "queue", "bus", "latest".  Returns 0 or -EINVAL. */
+int cli_parse_kind(const char *s, shmkit_kind_t *out);
+
+/* "adaptive", "spin", "yield", "block".  Returns 0 or -EINVAL. */
+int cli_parse_wait(const char *s, shmkit_wait_t *out);
 
 /* The backend a NAME selects, by its prefix (no syscalls). */
 shmkit_backend_t cli_name_backend(const char *name);

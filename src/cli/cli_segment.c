@@ -13,19 +13,6 @@
 /* shared bits                                                              */
 /* ------------------------------------------------------------------------ */
 
-/* Copies s for a table cell: control bytes become '?' so a hostile name in
- * /dev/shm cannot break the table or drive the terminal. */
-static void safe_copy(char *dst, size_t len, const char *s)
-{
-    size_t i = 0;
-    for (; s[i] && i + 1 < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    if (len)
-        dst[i] = '\0';
-}
-
 /* The check that makes a segment unusable (0: its header is good).  A
  * shmkit segment whose creator died before it was ready has is_shmkit set
  * (it is stale) and check SHMKIT_E_NOT_READY. */
@@ -114,7 +101,7 @@ static void print_check_hint(int check, const char *name)
 
     if (h == NULL)
         return;
-    safe_copy(safe, sizeof safe, name);
+    cli_safe_copy(safe, sizeof safe, name);
     fputs("shmkit: hint: ", stderr);
     while ((p = strstr(h, "NAME")) != NULL) {
         fwrite(h, 1, (size_t)(p - h), stderr);
@@ -127,7 +114,7 @@ static void print_check_hint(int check, const char *name)
 static int not_usable(const char *name, int check, int stale)
 {
     char safe[300];
-    safe_copy(safe, sizeof safe, name);
+    cli_safe_copy(safe, sizeof safe, name);
     fprintf(stderr, "shmkit: error: %s is not a usable shmkit segment: %s\n",
             safe, shmkit_strerror(check));
     if (stale)
@@ -143,7 +130,7 @@ static int unreadable(const char *name, const shmkit_segment_info_t *in,
                       int check)
 {
     char safe[300];
-    safe_copy(safe, sizeof safe, name);
+    cli_safe_copy(safe, sizeof safe, name);
     fprintf(stderr, "shmkit: error: cannot read the header of %s: %s\n",
             safe, shmkit_strerror(check));
     if (check == -EACCES || check == -EPERM)
@@ -316,7 +303,7 @@ void cli_segment_table(FILE *f, const shmkit_segment_info_t *infos, size_t n)
         const shmkit_segment_info_t *in = &infos[i];
         struct row *r = &rows[i];
         int len;
-        safe_copy(r->name, sizeof r->name, in->name);
+        cli_safe_copy(r->name, sizeof r->name, in->name);
         cli_format_size(in->size, r->size, sizeof r->size);
         cli_format_mode(in->mode, r->mode, sizeof r->mode);
         cli_user_name(in->uid, r->owner, sizeof r->owner);
@@ -409,7 +396,10 @@ static void info_help(void)
           "Shows what a segment's header says, without attaching to it: kind,\n"
           "sizes, creator (and whether it is alive), creation time, and the\n"
           "processes attached, each alive, dead or unknown (a pid this process\n"
-          "cannot see, e.g. in another container).  A segment shmkit did not\n"
+          "cannot see, e.g. in another container).  For a channel it adds the\n"
+          "counters: messages and bytes written, the writer, whether the\n"
+          "stream was closed, and each reader's position, lag (bytes behind\n"
+          "the writer), messages read and lost.  A segment shmkit did not\n"
           "make, or one that fails a check, is reported as an error after the\n"
           "size, mode and owner are printed.\n"
           "\n"
@@ -420,7 +410,13 @@ static void info_help(void)
           "               uid, owner, gid, group, shmkit, check, kind,\n"
           "               format_version, data_offset, data_size, creator_pid,\n"
           "               creator_alive, created_unix_ns, created, persistent,\n"
-          "               hugepages, nattach, attached, stale\n"
+          "               hugepages, nattach, attached, stale, and channel:\n"
+          "               null, or for a queue, bus or latest {kind,\n"
+          "               reliable, multi_producer, capacity, max_msg,\n"
+          "               max_readers, messages, bytes, position, writer_pid,\n"
+          "               writer_alive, closed, evictions, producer_deaths,\n"
+          "               readers: [{pid, alive, position, lag, messages,\n"
+          "               lost}]}\n"
           "  -h, --help   show this help\n"
           "\n"
           "examples:\n"
@@ -463,7 +459,16 @@ static void info_json(const shmkit_segment_info_t *in)
         for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
             cli_json_null(&j, nulls[i]);
     }
-    /* channels: the counters and readers go here once channels land */
+    if (header_known(in) && cli_kind_is_channel(in->kind)) {
+        shmkit_channel_stat_t *st = calloc(1, sizeof *st);
+        if (st && shmkit_channel_stat(in->name, st) == 0)
+            cli_channel_stat_json(&j, "channel", st);
+        else
+            cli_json_null(&j, "channel");
+        free(st);
+    } else {
+        cli_json_null(&j, "channel");
+    }
     cli_json_end_object(&j);
     cli_json_finish(&j);
 }
@@ -473,7 +478,7 @@ static void info_text(const shmkit_segment_info_t *in)
     char name[300], sz[16], mode[8], user[64], group[64], when[64];
     int n = in->nattached_listed;
 
-    safe_copy(name, sizeof name, in->name);
+    cli_safe_copy(name, sizeof name, in->name);
     printf("name:            %s\n", name);
     printf("backend:         %s\n", shmkit_backend_name(in->backend));
     printf("size:            %s (%llu bytes)\n",
@@ -521,7 +526,16 @@ static void info_text(const shmkit_segment_info_t *in)
     printf("stale:           %s\n",
            in->stale ? "yes (every process is gone; 'shmkit gc' removes it)"
                      : "no");
-    /* channels: the counters and readers go here once channels land */
+    if (cli_kind_is_channel(in->kind)) {
+        shmkit_channel_stat_t *st = calloc(1, sizeof *st);
+        int rc = st ? shmkit_channel_stat(in->name, st) : -ENOMEM;
+        if (rc == 0)
+            cli_channel_stat_text(stdout, st);
+        else
+            printf("channel:         counters unreadable: %s\n",
+                   shmkit_strerror(rc));
+        free(st);
+    }
 }
 
 int cli_cmd_info(int argc, char **argv)
@@ -588,44 +602,72 @@ int cli_cmd_info(int argc, char **argv)
 
 static const char create_usage[] =
     "shmkit create NAME --size SIZE [--mode OCTAL] [--group G] [--huge] "
-    "[--lock] [--prefault]";
+    "[--lock] [--prefault]\n"
+    "       shmkit create NAME --kind queue|bus|latest --capacity SIZE "
+    "[--max-msg SIZE] [--max-readers N] [--reliable] [--multi-producer] "
+    "[--mode OCTAL] [--group G]";
 
 static void create_help(void)
 {
     fputs("usage: shmkit create NAME --size SIZE [--mode OCTAL] [--group G]\n"
           "                         [--huge] [--lock] [--prefault]\n"
+          "       shmkit create NAME --kind queue|bus|latest --capacity SIZE\n"
+          "                         [--max-msg SIZE] [--max-readers N]\n"
+          "                         [--reliable] [--multi-producer]\n"
+          "                         [--mode OCTAL] [--group G]\n"
           "\n"
           "Creates a raw shmkit segment with SIZE bytes of data (rounded up\n"
-          "to a page) after its one-page header.  The segment is persistent:\n"
-          "it stays until 'shmkit rm NAME' removes it, and gc never touches\n"
-          "it.  Creation is exclusive: an existing NAME is an error.  The\n"
-          "backing store is reserved now, so a full /dev/shm fails here, not\n"
-          "later with SIGBUS.  Prints the name as 'shmkit ls' shows it.\n"
+          "to a page) after its header, or, with --kind, a channel.  Either\n"
+          "is persistent: it stays until 'shmkit rm NAME' removes it, and gc\n"
+          "never touches it.  Creation is exclusive: an existing NAME is an\n"
+          "error.  The backing store is reserved now, so a full /dev/shm\n"
+          "fails here, not later with SIGBUS.  Prints the name as 'shmkit ls'\n"
+          "shows it.\n"
+          "\n"
+          "Channels ('shmkit pub' and 'shmkit sub' use them):\n"
+          "  queue    FIFO: each message goes to one consumer; one producer,\n"
+          "           or many with --multi-producer\n"
+          "  bus      one writer, many readers, each sees every message;\n"
+          "           lossy (the writer never waits; a reader a whole ring\n"
+          "           behind loses messages) or --reliable (the writer waits\n"
+          "           for the slowest live reader)\n"
+          "  latest   one value; readers always get the newest\n"
           "\n"
           "NAME: NAME or /NAME (POSIX, /dev/shm), sysv:KEY, sysv:ftok=PATH:ID,\n"
-          "sysv:private (prints the sysv:id=SHMID it got), file:PATH.\n"
+          "sysv:private (raw segments only; prints the sysv:id=SHMID it got),\n"
+          "file:PATH.\n"
           "\n"
           "options:\n"
-          "  -s, --size SIZE     data bytes: a number with an optional K, M, G\n"
-          "                      or T suffix (powers of 1024; KiB, MB, k also\n"
-          "                      accepted)\n"
-          "  -m, --mode OCTAL    permission bits, default 0600\n"
-          "  -g, --group G       hand the segment to group G (name or number);\n"
-          "                      use with --mode 0660 to share with the group\n"
-          "      --huge          back it with huge pages (sysv: names, or\n"
-          "                      file:PATH on a hugetlbfs mount); an error when\n"
-          "                      none are free\n"
-          "      --lock          pin it in RAM with SHM_LOCK (sysv: names only)\n"
-          "      --prefault      touch every page now\n"
-          "  -h, --help          show this help\n"
-          "\n"
-          "  Channels (--kind queue|bus|latest --capacity SIZE) are not\n"
-          "  available in this build yet.\n"
+          "  -s, --size SIZE       raw segment: data bytes, a number with an\n"
+          "                        optional K, M, G or T suffix (powers of\n"
+          "                        1024; KiB, MB, k also accepted)\n"
+          "  -k, --kind K          raw (the default), queue, bus or latest\n"
+          "  -c, --capacity SIZE   channel: ring bytes, rounded up to a power\n"
+          "                        of two (at least 4K, at most 1G); latest:\n"
+          "                        the largest value\n"
+          "      --max-msg SIZE    channel: largest message, default a quarter\n"
+          "                        of the capacity (at most half of it)\n"
+          "      --max-readers N   bus: readers at a time, default 64, at most\n"
+          "                        120\n"
+          "      --reliable        bus: the writer waits for the slowest reader\n"
+          "      --multi-producer  queue: many producers at once\n"
+          "  -m, --mode OCTAL      permission bits, default 0600\n"
+          "  -g, --group G         hand the segment to group G (name or number);\n"
+          "                        use with --mode 0660 to share with the group\n"
+          "      --huge            back it with huge pages (sysv: names, or\n"
+          "                        file:PATH on a hugetlbfs mount); an error when\n"
+          "                        none are free\n"
+          "      --lock            pin it in RAM with SHM_LOCK (sysv: names only)\n"
+          "      --prefault        touch every page now (channels always do)\n"
+          "  -h, --help            show this help\n"
           "\n"
           "examples:\n"
           "  shmkit create frames --size 64M --mode 0660 --group video\n"
           "  shmkit create sysv:0x1234 --size 2M --huge --lock\n"
           "  shmkit create file:/dev/hugepages/frames --size 1G --huge\n"
+          "  shmkit create jobs --kind queue --capacity 16M --multi-producer\n"
+          "  shmkit create ticks --kind bus --capacity 64M --max-msg 64K\n"
+          "  shmkit create pose --kind latest --capacity 256\n"
           "\n", stdout);
     fputs(CLI_HELP_EXIT_CODES, stdout);
 }
@@ -634,8 +676,10 @@ enum {
     OPT_HUGE = 256,
     OPT_LOCK,
     OPT_PREFAULT,
-    OPT_KIND,
-    OPT_CAPACITY,
+    OPT_MAX_MSG,
+    OPT_MAX_READERS,
+    OPT_RELIABLE,
+    OPT_MULTI,
 };
 
 static const char *size_problem(int rc)
@@ -643,6 +687,39 @@ static const char *size_problem(int rc)
     return rc == -ERANGE ? "must be between 1 and 2^64-1 bytes"
                          : "is not a size (a number with an optional K, M, "
                            "G or T suffix)";
+}
+
+/* create --kind queue|bus|latest: a persistent channel. */
+static int create_channel(const char *name, const shmkit_channel_opts_t *co)
+{
+    shmkit_channel_stat_t *st;
+    char sz[16], sz2[16], mode[8], safe[300];
+    int rc;
+
+    cli_safe_copy(safe, sizeof safe, name);
+    shmkit_clear_error();
+    rc = shmkit_channel_create(name, co);
+    if (rc < 0)
+        return cli_lib_error(rc, name,
+                             rc == -EEXIST ? "'shmkit info NAME' shows it; "
+                                             "'shmkit rm NAME' removes it"
+                                           : NULL);
+    st = calloc(1, sizeof *st);
+    if (st == NULL || shmkit_channel_stat(name, st) != 0) {
+        printf("created %s (%s)\n", safe, shmkit_kind_name(co->kind));
+        free(st);
+        return CLI_EXIT_OK;
+    }
+    printf("created %s (%s%s, capacity %s, max message %s, mode %s)\n", safe,
+           shmkit_kind_name(st->kind),
+           st->kind == SHMKIT_KIND_BUS
+               ? (st->reliable ? " reliable" : " lossy")
+               : st->multi_producer ? " multi-producer" : "",
+           cli_format_size(st->capacity, sz, sizeof sz),
+           cli_format_size(st->max_msg, sz2, sizeof sz2),
+           cli_format_mode(co->seg.mode, mode, sizeof mode));
+    free(st);
+    return CLI_EXIT_OK;
 }
 
 int cli_cmd_create(int argc, char **argv)
@@ -654,22 +731,29 @@ int cli_cmd_create(int argc, char **argv)
         {"huge", no_argument, NULL, OPT_HUGE},
         {"lock", no_argument, NULL, OPT_LOCK},
         {"prefault", no_argument, NULL, OPT_PREFAULT},
-        {"kind", required_argument, NULL, OPT_KIND},
-        {"capacity", required_argument, NULL, OPT_CAPACITY},
+        {"kind", required_argument, NULL, 'k'},
+        {"capacity", required_argument, NULL, 'c'},
+        {"max-msg", required_argument, NULL, OPT_MAX_MSG},
+        {"max-readers", required_argument, NULL, OPT_MAX_READERS},
+        {"reliable", no_argument, NULL, OPT_RELIABLE},
+        {"multi-producer", no_argument, NULL, OPT_MULTI},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     shmkit_segment_opts_t o;
     shmkit_segment_t *seg = NULL;
-    const char *name, *kind = NULL, *capacity = NULL;
+    shmkit_channel_opts_t co;
+    shmkit_kind_t kind = SHMKIT_KIND_RAW;
+    const char *name, *chan_only = NULL;
     shmkit_backend_t backend;
-    int have_size = 0, c, rc;
-    uint64_t size = 0;
+    int have_size = 0, have_capacity = 0, reliable = 0;
+    int multi = 0, c, rc;
+    uint64_t size = 0, capacity = 0, max_msg = 0, max_readers = 0;
     char sz[16], mode[8], cname[300];
 
     shmkit_segment_opts_init(&o);
     cli_getopt_reset();
-    while ((c = getopt_long(argc, argv, ":s:m:g:h", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":s:m:g:k:c:h", lopts, NULL)) != -1) {
         switch (c) {
         case 's':
             rc = cli_parse_size(optarg, &size);
@@ -698,8 +782,41 @@ int cli_cmd_create(int argc, char **argv)
         case OPT_HUGE: o.hugepages = 1; break;
         case OPT_LOCK: o.lock = 1; break;
         case OPT_PREFAULT: o.prefault = 1; break;
-        case OPT_KIND: kind = optarg; break;
-        case OPT_CAPACITY: capacity = optarg; break;
+        case 'k':
+            if (cli_parse_kind(optarg, &kind) < 0)
+                return cli_usage_error("create", create_usage, NULL,
+                                       "--kind '%s' is not one of raw, queue, "
+                                       "bus, latest", optarg);
+            break;
+        case 'c':
+            rc = cli_parse_size(optarg, &capacity);
+            if (rc < 0)
+                return cli_usage_error("create", create_usage,
+                                       "examples: 64K, 16M, 1G",
+                                       "--capacity '%s' %s", optarg,
+                                       size_problem(rc));
+            have_capacity = 1;
+            break;
+        case OPT_MAX_MSG:
+            rc = cli_parse_size(optarg, &max_msg);
+            if (rc < 0 || max_msg > UINT32_MAX)
+                return cli_usage_error("create", create_usage,
+                                       "examples: 4K, 1M",
+                                       "--max-msg '%s' %s", optarg,
+                                       rc < 0 ? size_problem(rc)
+                                              : "must be below 4 GiB");
+            chan_only = "--max-msg";
+            break;
+        case OPT_MAX_READERS:
+            if (cli_parse_uint(optarg, 1, SHMKIT_MAX_READERS, &max_readers) < 0)
+                return cli_usage_error("create", create_usage, NULL,
+                                       "--max-readers '%s' is not a number "
+                                       "from 1 to %d", optarg,
+                                       SHMKIT_MAX_READERS);
+            chan_only = "--max-readers";
+            break;
+        case OPT_RELIABLE: reliable = 1; chan_only = "--reliable"; break;
+        case OPT_MULTI: multi = 1; chan_only = "--multi-producer"; break;
         case 'h': create_help(); return CLI_EXIT_OK;
         default: return cli_bad_option("create", create_usage, argv, c);
         }
@@ -710,29 +827,6 @@ int cli_cmd_create(int argc, char **argv)
         return cli_usage_error("create", create_usage, NULL,
                                "unexpected argument '%s'", argv[optind + 1]);
     name = argv[optind];
-
-    /* Channels: `create NAME --kind queue|bus|latest --capacity SIZE ...`
-     * will branch off here to the channel constructors. */
-    if (kind && strcmp(kind, "raw") != 0) {
-        if (strcmp(kind, "queue") == 0 || strcmp(kind, "bus") == 0 ||
-            strcmp(kind, "latest") == 0)
-            return cli_usage_error("create", create_usage,
-                                   "create a raw segment with --size instead",
-                                   "channels are not available in this build");
-        return cli_usage_error("create", create_usage, NULL,
-                               "--kind '%s' is not one of raw, queue, bus, "
-                               "latest", kind);
-    }
-    if (capacity)
-        return cli_usage_error("create", create_usage,
-                               "raw segments take --size; --capacity is for "
-                               "channels (--kind)",
-                               "--capacity needs --kind queue|bus|latest");
-    if (!have_size)
-        return cli_usage_error("create", create_usage,
-                               "e.g. 'shmkit create NAME --size 1M'",
-                               "missing --size");
-
     backend = cli_name_backend(name);
     if (backend == SHMKIT_BACKEND_MEMFD || backend == SHMKIT_BACKEND_ANON)
         return cli_usage_error("create", create_usage,
@@ -754,6 +848,63 @@ int cli_cmd_create(int argc, char **argv)
                                "file:/dev/hugepages/NAME on a hugetlbfs mount",
                                "--huge does not work with POSIX names");
 
+    if (cli_kind_is_channel(kind)) {
+        if (have_size)
+            return cli_usage_error("create", create_usage,
+                                   "a channel's size is its --capacity",
+                                   "--size is for raw segments, not --kind "
+                                   "%s", shmkit_kind_name(kind));
+        if (!have_capacity)
+            return cli_usage_error("create", create_usage,
+                                   "e.g. 'shmkit create NAME --kind queue "
+                                   "--capacity 4M'",
+                                   "--kind %s needs --capacity SIZE",
+                                   shmkit_kind_name(kind));
+        if (reliable && kind != SHMKIT_KIND_BUS)
+            return cli_usage_error("create", create_usage, NULL,
+                                   "--reliable is for --kind bus");
+        if (max_readers && kind != SHMKIT_KIND_BUS)
+            return cli_usage_error("create", create_usage, NULL,
+                                   "--max-readers is for --kind bus");
+        if (multi && kind != SHMKIT_KIND_QUEUE)
+            return cli_usage_error("create", create_usage, NULL,
+                                   "--multi-producer is for --kind queue");
+        if (strcmp(name, "sysv:private") == 0)
+            return cli_usage_error("create", create_usage,
+                                   "use sysv:KEY, a POSIX or a file: name",
+                                   "a sysv:private channel could not be "
+                                   "opened by anyone");
+        shmkit_channel_opts_init(&co, kind);
+        co.capacity = capacity;
+        co.max_msg = (uint32_t)max_msg;
+        if (max_readers)
+            co.max_readers = (uint32_t)max_readers;
+        co.reliable = reliable;
+        co.multi_producer = multi;
+        co.seg.mode = o.mode;
+        co.seg.gid = o.gid;
+        co.seg.hugepages = o.hugepages;
+        co.seg.lock = o.lock;
+        co.seg.persistent = 1;
+        return create_channel(name, &co);
+    }
+
+    if (have_capacity)
+        return cli_usage_error("create", create_usage,
+                               "raw segments take --size; --capacity is for "
+                               "channels (--kind)",
+                               "--capacity needs --kind queue|bus|latest");
+    if (chan_only)
+        return cli_usage_error("create", create_usage, NULL,
+                               "%s is for channels (--kind queue|bus|latest)",
+                               chan_only);
+    if (!have_size)
+        return cli_usage_error("create", create_usage,
+                               "e.g. 'shmkit create NAME --size 1M', or a "
+                               "channel: 'shmkit create NAME --kind queue "
+                               "--capacity 4M'",
+                               "missing --size");
+
     o.size = size;
     o.exclusive = 1;
     o.persistent = 1;
@@ -765,7 +916,7 @@ int cli_cmd_create(int argc, char **argv)
                              rc == -EEXIST ? "'shmkit info NAME' shows it; "
                                              "'shmkit rm NAME' removes it"
                                            : NULL);
-    safe_copy(cname, sizeof cname, shmkit_segment_name(seg));
+    cli_safe_copy(cname, sizeof cname, shmkit_segment_name(seg));
     printf("created %s (%llu bytes of data, %s, mode %s)\n", cname,
            (unsigned long long)shmkit_segment_data_size(seg),
            cli_format_size(shmkit_segment_data_size(seg), sz, sizeof sz),
@@ -872,7 +1023,7 @@ static void gc_cb(const shmkit_segment_info_t *in, void *ctx)
 {
     const int *dry = ctx;
     char name[300], sz[16];
-    safe_copy(name, sizeof name, in->name);
+    cli_safe_copy(name, sizeof name, in->name);
     printf("%s %s (%s, %s)\n", *dry ? "would remove" : "removed", name,
            cli_format_size(in->size, sz, sizeof sz), kind_or_dash(in));
 }

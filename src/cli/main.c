@@ -17,16 +17,19 @@ static int cmd_version(int argc, char **argv);
 static const cli_command_t commands[] = {
     {"ls", cli_cmd_ls, "list POSIX and SysV segments, shmkit's and others'"},
     {"info", cli_cmd_info, "show a segment's header and attached processes"},
-    {"create", cli_cmd_create, "create a persistent segment"},
+    {"create", cli_cmd_create, "create a persistent segment or channel"},
     {"rm", cli_cmd_rm, "remove segments"},
     {"gc", cli_cmd_gc, "remove stale shmkit segments, and only those"},
     {"doctor", cli_cmd_doctor, "check /dev/shm, memlock, huge pages, SysV limits"},
-    /* channels: pub, sub, top; and bench: add them here */
-    {"demo", cli_cmd_demo, "a short live demo: one segment, several processes"},
+    {"pub", cli_cmd_pub, "publish stdin on a channel, then close it"},
+    {"sub", cli_cmd_sub, "write a channel's messages to stdout"},
+    {"top", cli_cmd_top, "live view of every channel: rates, readers, lag, losses"},
+    /* bench: add it here */
+    {"demo", cli_cmd_demo, "a live demo: a telemetry bus, three subscribers"},
     {"help", cmd_help, "show help for a command"},
     {"version", cmd_version, "print the version"},
     /* hidden */
-    {"demo-reader", cli_cmd_demo_reader, NULL},
+    {"demo-sub", cli_cmd_demo_sub, NULL},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -45,7 +48,9 @@ static void print_main_help(FILE *f)
           "\n"
           "shmkit manages shared-memory segments on one Linux host: lists\n"
           "them with their owners and attached processes, creates and removes\n"
-          "them, removes stale ones, and checks the host's limits.\n"
+          "them, removes stale ones, and checks the host's limits.  Its\n"
+          "channels (queue, bus, latest) carry messages between processes\n"
+          "through shared memory: pub and sub connect them to pipes.\n"
           "\n"
           "commands:\n", f);
     for (size_t i = 0; i < NCOMMANDS; i++)
@@ -65,6 +70,9 @@ static void print_main_help(FILE *f)
           "  shmkit create frames --size 64M --mode 0660 --group video\n"
           "  shmkit info frames --json\n"
           "  shmkit rm frames\n"
+          "  shmkit create jobs --kind queue --capacity 16M\n"
+          "  shmkit pub jobs --lines < jobs.txt &  shmkit sub jobs --lines\n"
+          "  shmkit top\n"
           "\n"
           "Run 'shmkit COMMAND --help' for a command's options.\n"
           "\n", f);

@@ -173,3 +173,83 @@ shmkit_backend_t cli_name_backend(const char *name)
         return SHMKIT_BACKEND_ANON;
     return SHMKIT_BACKEND_POSIX;
 }
+
+int cli_parse_seconds(const char *s, uint64_t *ms_out)
+{
+    uint64_t whole = 0, frac_ms = 0, scale = 100;
+    const char *p, *end;
+    int rc, ms_unit = 0;
+
+    if (s == NULL || ms_out == NULL)
+        return -EINVAL;
+    rc = parse_digits(s, &whole, &end);
+    if (rc == -EINVAL && *s != '.')
+        return -EINVAL;
+    if (rc == -EINVAL)
+        whole = 0; /* ".5" */
+    p = end;
+    if (*p == '.') {
+        const char *q = ++p;
+        while (*p >= '0' && *p <= '9') {
+            frac_ms += (uint64_t)(*p - '0') * scale; /* digits past ms drop */
+            scale /= 10;
+            p++;
+        }
+        if (p == q && end == s) /* "." alone */
+            return -EINVAL;
+    }
+    if (strcmp(p, "ms") == 0)
+        ms_unit = 1;
+    else if (*p != '\0' && strcmp(p, "s") != 0)
+        return -EINVAL;
+    if (rc == -ERANGE)
+        return -ERANGE;
+    if (ms_unit) {
+        if (frac_ms) /* "1.5ms": no sub-millisecond precision */
+            return -EINVAL;
+        if (whole > CLI_MAX_SECONDS * 1000u)
+            return -ERANGE;
+        *ms_out = whole;
+        return 0;
+    }
+    if (whole > CLI_MAX_SECONDS)
+        return -ERANGE;
+    *ms_out = whole * 1000u + frac_ms;
+    return 0;
+}
+
+int cli_parse_kind(const char *s, shmkit_kind_t *out)
+{
+    static const struct { const char *name; shmkit_kind_t kind; } kinds[] = {
+        {"raw", SHMKIT_KIND_RAW},
+        {"queue", SHMKIT_KIND_QUEUE},
+        {"bus", SHMKIT_KIND_BUS},
+        {"latest", SHMKIT_KIND_LATEST},
+    };
+    if (s == NULL || out == NULL)
+        return -EINVAL;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(s, kinds[i].name) == 0) {
+            *out = kinds[i].kind;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+int cli_parse_wait(const char *s, shmkit_wait_t *out)
+{
+    static const struct { const char *name; shmkit_wait_t wait; } modes[] = {
+        {"adaptive", SHMKIT_WAIT_ADAPTIVE},
+        {"spin", SHMKIT_WAIT_SPIN},
+        {"yield", SHMKIT_WAIT_YIELD},
+        {"block", SHMKIT_WAIT_BLOCK},
+    };
+    if (s == NULL || out == NULL)
+        return -EINVAL;
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        if (strcmp(s, modes[i].name) == 0) {
+            *out = modes[i].wait;
+            return 0;
+        }
+    return -EINVAL;
+}

@@ -111,6 +111,19 @@ int cli_bad_option(const char *cmd, const char *usage, char **argv, int c)
                            optopt ? optopt : '?');
 }
 
+/* ---- names ------------------------------------------------------------ */
+
+void cli_safe_copy(char *dst, size_t len, const char *s)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    if (len)
+        dst[i] = '\0';
+}
+
 /* ---- lookups ----------------------------------------------------------- */
 
 int cli_lookup_group(const char *s, int64_t *gid)
@@ -338,4 +351,34 @@ void cli_json_finish(cli_json_t *j)
         json_close(j, j->depth <= CLI_JSON_MAX_DEPTH
                           ? j->closer[j->depth - 1] : '}');
     fputc('\n', j->f);
+}
+
+void cli_json_double(cli_json_t *j, const char *key, double val)
+{
+    char buf[64];
+    size_t n;
+
+    json_pre(j, key);
+    if (val != val || val > 1e300 || val < -1e300) {
+        fputs("null", j->f);
+        return;
+    }
+    snprintf(buf, sizeof buf, "%.3f", val);
+    /* "12.500" -> "12.5", "3.000" -> "3": shorter, still a JSON number */
+    n = strlen(buf);
+    while (n > 0 && buf[n - 1] == '0')
+        buf[--n] = '\0';
+    if (n > 0 && buf[n - 1] == '.')
+        buf[--n] = '\0';
+    if (strcmp(buf, "-0") == 0)
+        strcpy(buf, "0");
+    fputs(buf, j->f);
+}
+
+void cli_json_alive(cli_json_t *j, const char *key, int alive)
+{
+    if (alive < 0)
+        cli_json_null(j, key);
+    else
+        cli_json_bool(j, key, alive);
 }
