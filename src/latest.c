@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "channel.h"
 #include "error.h"
@@ -83,6 +84,11 @@ static int newer_slow(void *vctx)
     shmkit_reader_t *r = vctx;
     if (newer_cond(r))
         return 1;
+    uint64_t now = sk_now_ns(CLOCK_MONOTONIC);
+    if (now - r->last_check_ns < 10000000ull &&
+        !atomic_load_explicit(&r->v.ch->closed, memory_order_relaxed))
+        return 0;
+    r->last_check_ns = now;
     return sk_reader_writer_gone(r);
 }
 

@@ -347,6 +347,13 @@ static int data_slow(void *vctx)
         return 1;
     /* publish how far we got, so a waiting writer can go on */
     publish_head(r);
+    /* the liveness check costs a syscall: at most every 10 ms (a blocked
+     * reader re-runs this at least every 100 ms) */
+    uint64_t now = sk_now_ns(CLOCK_MONOTONIC);
+    if (now - r->last_check_ns < 10000000ull &&
+        !atomic_load_explicit(&v->ch->closed, memory_order_relaxed))
+        return 0;
+    r->last_check_ns = now;
     int g = sk_reader_writer_gone(r);
     if (g) {
         /* the last commit may have landed just before `closed` */
