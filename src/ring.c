@@ -358,7 +358,20 @@ static int data_slow(void *vctx)
     if (g) {
         /* the last commit may have landed just before `closed` */
         c = data_cond(r);
-        return c ? c : g;
+        if (c)
+            return c;
+        /* A lossy reader lapped near the end resynchronised at the tail and
+         * has no later record to count its loss from: count it from the
+         * writer's final sequence number (stable once it is gone). */
+        uint64_t last = atomic_load_explicit(&v->ch->seq, memory_order_acquire);
+        if (is_lossy(v) && r->have_seq && last > r->next_seq &&
+            last - r->next_seq <= v->cap) {
+            r->lost += last - r->next_seq;
+            r->next_seq = last;
+            atomic_store_explicit(&v->ep->r_lost, r->lost, memory_order_relaxed);
+            return SHMKIT_E_LOST;
+        }
+        return g;
     }
     return 0;
 }
