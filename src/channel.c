@@ -175,6 +175,12 @@ static int view_init(struct sk_chan_view *v, shmkit_segment_t *seg,
     memset(v, 0, sizeof *v);
     v->seg = seg;
     v->ch = ch;
+    shmkit_kind_t k = shmkit_segment_kind(seg);
+    if (k != SHMKIT_KIND_QUEUE && k != SHMKIT_KIND_BUS && k != SHMKIT_KIND_LATEST)
+        return sk_err(SHMKIT_E_KIND, "open channel", name,
+                      "it is a %s segment, not a channel; create channels with "
+                      "'shmkit create NAME --kind queue|bus|latest'",
+                      shmkit_kind_name(k));
     if (dsz < SK_RING_OFFSET || ch->magic != SK_CHAN_MAGIC ||
         ch->kind != (uint32_t)shmkit_segment_kind(seg))
         return sk_err(SHMKIT_E_CORRUPT, "open channel", name,

@@ -56,6 +56,8 @@ int cli_cmd_doctor(int argc, char **argv);
 int cli_cmd_pub(int argc, char **argv);
 int cli_cmd_sub(int argc, char **argv);
 int cli_cmd_top(int argc, char **argv);
+/* cli_bench.c */
+int cli_cmd_bench(int argc, char **argv);
 /* cli_demo.c */
 int cli_cmd_demo(int argc, char **argv);
 int cli_cmd_demo_sub(int argc, char **argv);

@@ -42,6 +42,7 @@
 #define SLICE_NS 100000000ll       /* longest single wait                  */
 #define PUB_CHUNK_DEFAULT (64u << 10)
 #define PUB_CAPACITY_DEFAULT (4u << 20)
+#define PUB_LATEST_DEFAULT (64u << 10)
 #define SUB_BUF_MIN (1u << 20)     /* stdout buffer                         */
 #define SUB_DIRECT_MIN (16u << 10) /* messages this large bypass the buffer */
 
@@ -298,7 +299,8 @@ static void pub_help(void)
           "                          every subscriber are gone.  An existing\n"
           "                          channel is just opened.\n"
           "      --kind K            queue (default), bus or latest (--create)\n"
-          "      --capacity SIZE     ring bytes (--create), default 4M\n"
+          "      --capacity SIZE     ring bytes (--create), default 4M; latest:\n"
+          "                          the largest value, default 64K\n"
           "      --reliable          bus: wait for the slowest reader instead\n"
           "                          of overwriting (--create)\n"
           "      --max-msg SIZE      largest message (--create), default a\n"
@@ -573,7 +575,7 @@ int cli_cmd_pub(int argc, char **argv)
     uint64_t capacity = PUB_CAPACITY_DEFAULT, max_msg = 0, chunk = PUB_CHUNK_DEFAULT;
     uint64_t nreaders = 0, timeout_ms = 1000, t0;
     uint32_t mode = 0600;
-    int create = 0, lines = 0, reliable = 0, have_timeout = 0;
+    int create = 0, lines = 0, reliable = 0, have_timeout = 0, have_capacity = 0;
     int chan_opts = 0, c, rc, ret;
     const char *name;
     size_t msg_max;
@@ -596,6 +598,7 @@ int cli_cmd_pub(int argc, char **argv)
                                        "examples: 64K, 4M, 1G",
                                        "--capacity '%s' is not a size", optarg);
             chan_opts = 1;
+            have_capacity = 1;
             break;
         case OPT_RELIABLE: reliable = 1; chan_opts = 1; break;
         case OPT_MAX_MSG:
@@ -672,6 +675,8 @@ int cli_cmd_pub(int argc, char **argv)
 
     install_stop_handlers();
     shmkit_channel_opts_init(&co, kind);
+    if (!have_capacity && kind == SHMKIT_KIND_LATEST)
+        capacity = PUB_LATEST_DEFAULT; /* a latest holds one value */
     co.capacity = capacity;
     co.max_msg = (uint32_t)max_msg;
     co.reliable = reliable;
@@ -954,10 +959,11 @@ int cli_cmd_sub(int argc, char **argv)
                 if (lines && (len == 0 || m[len - 1] != '\n'))
                     out.buf[out.len++] = '\n';
             } else {
-                int e = out_message(&out, p, len, lines);
-                int rr = shmkit_reader_release(r);
-                if (e < 0)
+                /* A message that stdout refused is not released: a queue
+                 * keeps it for the next reader. */
+                if (out_message(&out, p, len, lines) < 0)
                     break;
+                int rr = shmkit_reader_release(r);
                 if (rr < 0 && rr != SHMKIT_E_OVERRUN) {
                     ret = cli_lib_error(rr, "sub: release", NULL);
                     break;
@@ -1189,7 +1195,7 @@ static void top_table(const struct top_sample *s)
     static const char *hdr[] = {"NAME", "KIND", "MSGS", "MSG/S", "BYTES/S",
                                 "READERS", "MAX_LAG", "LOST", "WRITER"};
     enum { NCOL = 9 };
-    char (*cells)[NCOL][64] = calloc(s->n ? s->n : 1, sizeof *cells);
+    char (*cells)[NCOL][256] = calloc(s->n ? s->n : 1, sizeof *cells);
     int w[NCOL];
 
     if (cells == NULL)
@@ -1200,24 +1206,24 @@ static void top_table(const struct top_sample *s)
         const struct top_row *r = &s->rows[i];
         char tmp[32];
         cli_safe_copy(cells[i][0], sizeof cells[i][0], r->name);
-        snprintf(cells[i][1], 64, "%s%s", shmkit_kind_name(r->st.kind),
+        snprintf(cells[i][1], sizeof cells[i][1], "%s%s", shmkit_kind_name(r->st.kind),
                  r->st.kind == SHMKIT_KIND_BUS
                      ? (r->st.reliable ? "/rel" : "/lossy") : "");
-        fmt_count((double)r->st.messages, cells[i][2], 64);
-        fmt_count(r->mps, cells[i][3], 64);
-        snprintf(cells[i][4], 64, "%s",
+        fmt_count((double)r->st.messages, cells[i][2], sizeof cells[i][2]);
+        fmt_count(r->mps, cells[i][3], sizeof cells[i][3]);
+        snprintf(cells[i][4], sizeof cells[i][4], "%s",
                  cli_format_size((uint64_t)(r->bps + 0.5), tmp, sizeof tmp));
-        snprintf(cells[i][5], 64, "%d", r->readers);
-        snprintf(cells[i][6], 64, "%s",
+        snprintf(cells[i][5], sizeof cells[i][5], "%d", r->readers);
+        snprintf(cells[i][6], sizeof cells[i][6], "%s",
                  cli_format_size(r->max_lag, tmp, sizeof tmp));
-        fmt_count((double)r->lost, cells[i][7], 64);
+        fmt_count((double)r->lost, cells[i][7], sizeof cells[i][7]);
         if (r->st.writer_pid)
-            snprintf(cells[i][8], 64, "%lld%s%s", (long long)r->st.writer_pid,
+            snprintf(cells[i][8], sizeof cells[i][8], "%lld%s%s", (long long)r->st.writer_pid,
                      r->st.writer_alive == 0 ? " dead"
                      : r->st.writer_alive < 0 ? " ?" : "",
                      r->st.closed ? " closed" : "");
         else
-            snprintf(cells[i][8], 64, "%s", r->st.closed ? "closed" : "-");
+            snprintf(cells[i][8], sizeof cells[i][8], "%s", r->st.closed ? "closed" : "-");
         for (int k = 0; k < NCOL; k++) {
             int l = (int)strlen(cells[i][k]);
             if (l > w[k])

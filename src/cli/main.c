@@ -16,7 +16,7 @@ static int cmd_version(int argc, char **argv);
 
 static const cli_command_t commands[] = {
     {"ls", cli_cmd_ls, "list POSIX and SysV segments, shmkit's and others'"},
-    {"info", cli_cmd_info, "show a segment's header and attached processes"},
+    {"info", cli_cmd_info, "show a segment's header, attached processes, channel counters"},
     {"create", cli_cmd_create, "create a persistent segment or channel"},
     {"rm", cli_cmd_rm, "remove segments"},
     {"gc", cli_cmd_gc, "remove stale shmkit segments, and only those"},
@@ -24,7 +24,7 @@ static const cli_command_t commands[] = {
     {"pub", cli_cmd_pub, "publish stdin on a channel, then close it"},
     {"sub", cli_cmd_sub, "write a channel's messages to stdout"},
     {"top", cli_cmd_top, "live view of every channel: rates, readers, lag, losses"},
-    /* bench: add it here */
+    {"bench", cli_cmd_bench, "the benchmark suite: latency and throughput"},
     {"demo", cli_cmd_demo, "a live demo: a telemetry bus, three subscribers"},
     {"help", cmd_help, "show help for a command"},
     {"version", cmd_version, "print the version"},

@@ -363,6 +363,10 @@ void cli_json_double(cli_json_t *j, const char *key, double val)
         fputs("null", j->f);
         return;
     }
+    if (val >= 1e15 || val <= -1e15) { /* exponent form: still JSON */
+        fprintf(j->f, "%.6e", val);
+        return;
+    }
     snprintf(buf, sizeof buf, "%.3f", val);
     /* "12.500" -> "12.5", "3.000" -> "3": shorter, still a JSON number */
     n = strlen(buf);

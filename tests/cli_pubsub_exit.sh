@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# pub/sub exit codes (DESIGN.md): 5 timed out, 4 the writer died without
+# closing, 3 messages were lost; and clean exits on --count and SIGTERM.
+# Runs in a private mount+IPC namespace when it can.
+. "$(dirname "$0")/cli_lib.sh"
+[ "${SHMKIT_CLI_IN_NS:-}" = 1 ] || { cli_ns_available && cli_enter_ns "$@"; }
+cli_init
+
+PFX=$(uname_unique skt_pse)
+leftovers() { find /dev/shm -mindepth 1 -maxdepth 1 -name "${PFX}*" -printf "%f\n"; }
+on_exit 'for f in $(leftovers); do "$SHMKIT" rm -f "$f"; done'
+# Background processes this script started, killed at exit (by pid).
+BG=()
+on_exit 'for p in "${BG[@]}"; do kill -KILL "$p"; done'
+
+# ---- 5: sub on a channel that never appears -------------------------------
+t0=$(date +%s%N)
+expect_rc 5 "sub --wait 0.5 on a missing channel" "$SHMKIT" sub "${PFX}_missing" --wait 0.5
+t1=$(date +%s%N)
+err_is_standard "sub on a missing channel"
+ms=$(( (t1 - t0) / 1000000 ))
+[ "$ms" -ge 400 ] || fail "sub --wait 0.5 gave up after $ms ms"
+[ "$ms" -lt 5000 ] || fail "sub --wait 0.5 took $ms ms"
+[ ! -e "/dev/shm/${PFX}_missing" ] || fail "sub created the channel it waited for"
+
+# ---- 5: pub --wait-readers with nobody coming ----------------------------
+expect_rc 5 "pub --wait-readers 1 --timeout 0.5 without readers" \
+    "$SHMKIT" pub "${PFX}_lonely" --create --wait-readers 1 --timeout 0.5 </dev/null
+err_is_standard "pub --wait-readers timeout"
+[ ! -e "/dev/shm/${PFX}_lonely" ] || fail "pub left its owned channel behind after the timeout"
+# without --create the channel must exist
+expect_rc 5 "pub on a missing channel" "$SHMKIT" pub "${PFX}_missing" --timeout 0.3 </dev/null
+err_is_standard "pub on a missing channel"
+
+# ---- 4: the writer is SIGKILLed; sub prints what was committed ------------
+K=${PFX}_k
+mkfifo "$T/fifo" || fail "mkfifo"
+"$SHMKIT" pub "$K" --create --lines <"$T/fifo" 2>"$T/pubk.err" &
+PUB=$!
+BG+=("$PUB")
+exec 3>"$T/fifo"
+printf 'line one\nline two\n' >&3
+"$SHMKIT" sub "$K" --wait 5 >"$T/k.out" 2>"$T/k.err" &
+SUB=$!
+BG+=("$SUB")
+wait_file "$T/k.out" 'line two' 5 || fail "sub did not print what pub committed: $(cat "$T/k.out" "$T/k.err")"
+{ kill -KILL "$PUB"; wait "$PUB"; } 2>/dev/null
+exec 3>&-
+wait "$SUB"
+rc=$?
+[ "$rc" -eq 4 ] || fail "sub whose writer was SIGKILLed exited $rc, wanted 4: $(cat "$T/k.err")"
+[ "$(cat "$T/k.out")" = "$(printf 'line one\nline two')" ] || fail "sub printed $(od -c "$T/k.out" | head -3)"
+grep -qi 'died' "$T/k.err" || fail "sub did not say the writer died: $(cat "$T/k.err")"
+sleep 0.1
+[ ! -e "/dev/shm/$K" ] || fail "the killed writer's owned channel was left behind after the last reader left"
+
+# ---- 3: a lossy bus, a subscriber stuck behind a slow pipe ---------------
+B=${PFX}_b
+head -c 32M /dev/urandom >"$T/in" || fail "cannot make random input"
+slow_sub() {
+    "$SHMKIT" sub "$B" --wait 10 2>"$T/b.err" | { sleep 2; cat >/dev/null; }
+    echo "${PIPESTATUS[0]}" >"$T/b.rc"
+}
+slow_sub &
+SLOW=$!
+expect_rc 0 "pub on a lossy bus" "$SHMKIT" pub "$B" --create --kind bus --capacity 64K \
+    --wait-readers 1 --timeout 10 <"$T/in"
+wait "$SLOW"
+[ "$(cat "$T/b.rc")" = 3 ] || fail "a lapped sub exited $(cat "$T/b.rc"), wanted 3: $(cat "$T/b.err")"
+grep -Eq '^shmkit: warning: [1-9][0-9]* messages? lost' "$T/b.err" ||
+    fail "a lapped sub did not say how many messages it lost: $(cat "$T/b.err")"
+
+# ---- 0: --count, and SIGTERM -----------------------------------------------
+C=${PFX}_c
+expect_rc 0 "create a queue" "$SHMKIT" create "$C" --kind queue --capacity 64K
+expect_rc 0 "pub 100 lines" sh -c 'seq 1 100 | "$0" pub "$1" --lines' "$SHMKIT" "$C"
+run "$SHMKIT" sub "$C" --lines --count 3
+[ "$RC" -eq 0 ] || fail "sub --count 3 exited $RC: $(cat "$T/err")"
+[ "$(cat "$T/out")" = "$(seq 1 3)" ] || fail "sub --count 3 printed $(head -c 200 "$T/out")"
+# the queue keeps the rest for the next reader
+run "$SHMKIT" sub "$C" --lines
+[ "$RC" -eq 0 ] || fail "second sub exited $RC: $(cat "$T/err")"
+[ "$(cat "$T/out")" = "$(seq 4 100)" ] || fail "second sub printed $(head -c 200 "$T/out")"
+
+S=${PFX}_s
+expect_rc 0 "create a bus" "$SHMKIT" create "$S" --kind bus --capacity 64K
+"$SHMKIT" sub "$S" >"$T/s.out" 2>"$T/s.err" &
+SUB=$!
+BG+=("$SUB")
+for _ in $(seq 1 100); do
+    "$SHMKIT" info "$S" --json >"$T/s.json" 2>/dev/null &&
+        grep -q '"alive": true' "$T/s.json" && break
+    sleep 0.05
+done
+kill -TERM "$SUB"
+wait "$SUB"
+rc=$?
+[ "$rc" -eq 0 ] || fail "sub exited $rc on SIGTERM, wanted 0: $(cat "$T/s.err")"
+expect_rc 0 "info after the reader left" "$SHMKIT" info "$S" --json
+json_check "$T/out" 'ck(all(r["alive"] is not True for r in d["channel"]["readers"]), "a reader is still alive")'
+expect_rc 0 "rm" "$SHMKIT" rm "$C" "$S"
+
+sleep 0.2
+[ -z "$(leftovers)" ] || fail "left in /dev/shm: $(leftovers | tr '\n' ' ')"
+if [ "${SHMKIT_CLI_IN_NS:-}" = 1 ]; then
+    [ -z "$(ls -A /dev/shm)" ] || fail "left in /dev/shm: $(ls -A /dev/shm)"
+fi
+echo "PASS"
+exit 0
