@@ -131,9 +131,11 @@ static int chan_create_seg(const char *name, const shmkit_channel_opts_t *in,
             o->max_msg = (uint32_t)(c.cap / 4 > limit ? limit : c.cap / 4);
         if (o->max_msg > limit)
             return sk_err(-EINVAL, "create channel", name,
-                          "max message %u is larger than half the capacity "
-                          "(%llu); raise --capacity",
-                          o->max_msg, (unsigned long long)c.cap);
+                          "max message %u is larger than %llu (half the "
+                          "capacity of %llu minus the 16-byte record "
+                          "header); raise --capacity",
+                          o->max_msg, (unsigned long long)limit,
+                          (unsigned long long)c.cap);
     }
     if (o->kind == SHMKIT_KIND_BUS) {
         if (!o->max_readers)
