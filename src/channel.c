@@ -6,10 +6,10 @@
  * Waiting.  Every wait is a loop over a condition.  spin polls it with a
  * pause; yield polls with sched_yield(); block prepares the eventcount,
  * re-checks, and sleeps on the futex; adaptive spins for spin_us, then
- * blocks.  Sleeps are sliced (at most 100 ms) and a "slow" check runs
+ * blocks.  Sleeps are sliced (at most 1 s) and a "slow" check runs
  * between slices and every millisecond of spinning: it notices a dead peer,
  * a closed stream or a dead producer's claim, so no wait outlives the
- * process it waits for.
+ * process it waits for by more than a second.
  */
 #include <errno.h>
 #include <sched.h>
@@ -24,7 +24,8 @@
 #include "segment.h"
 #include "sync.h"
 
-#define SK_SLICE_NS 100000000ll /* longest single futex sleep              */
+#define SK_SLICE_NS 1000000000ll /* longest single futex sleep: liveness of
+                                   the peer is re-checked at least this often */
 #define SK_SLOW_EVERY_NS 1000000ull
 
 static inline void cpu_relax(void)
@@ -297,9 +298,8 @@ int shmkit_writer_open(const char *name, const shmkit_endpoint_opts_t *o,
     sk_seg_set_role(seg, SK_ROLE_WRITER);
     w->msgs = atomic_load(&ep->w_msgs);
     w->bytes = atomic_load(&ep->w_bytes);
-    /* acquire: pairs with the previous writer's release stores */
-    w->pos = atomic_load_explicit(&ch->tail, memory_order_acquire);
-    w->seq = atomic_load_explicit(&ch->seq, memory_order_acquire);
+    /* a consistent (tail, seq) left by the previous writer */
+    sk_read_tail(ch, &w->pos, &w->seq);
     w->head_cache = w->pos; /* refreshed before the first wait */
     w->res_pos = UINT64_MAX;
     if (w->v.kind == SHMKIT_KIND_QUEUE) {
@@ -373,8 +373,6 @@ int shmkit_reader_open(const char *name, const shmkit_endpoint_opts_t *o,
     rd->msgs = atomic_load(&ep->r_msgs);
     rd->lost = atomic_load(&ep->r_lost);
     atomic_store_explicit(&ep->claim_pos, SK_CLAIM_IDLE, memory_order_relaxed);
-    atomic_store_explicit(&ep->role, SK_ROLE_READER, memory_order_release);
-    sk_seg_set_role(seg, SK_ROLE_READER);
     if (rd->v.kind == SHMKIT_KIND_LATEST) {
         rd->buf = malloc(rd->v.cap ? rd->v.cap : 1);
         if (!rd->buf) {
@@ -387,6 +385,11 @@ int shmkit_reader_open(const char *name, const shmkit_endpoint_opts_t *o,
     } else {
         sk_ring_reader_join(rd);
     }
+    /* Counted as a reader (shmkit_writer_readers, --wait-readers) only once
+     * joined: a writer that waited for us sends nothing we would miss.
+     * release: pairs with the acquire loads of role. */
+    atomic_store_explicit(&ep->role, SK_ROLE_READER, memory_order_release);
+    sk_seg_set_role(seg, SK_ROLE_READER);
     *out = rd;
     return 0;
 fail:
@@ -453,7 +456,9 @@ int sk_chan_wait(struct sk_chan_view *v, struct sk_event *ev, sk_cond_fn cond,
             return -ETIMEDOUT;
         }
         uint64_t left = deadline - now;
-        sk_event_wait(ev, key, left > SK_SLICE_NS ? SK_SLICE_NS : (int64_t)left);
+        /* a writer waiting for room must evict dead readers within 1 s */
+        uint64_t slice = ev == &v->ch->space_ev ? SK_SLICE_NS / 5 : SK_SLICE_NS;
+        sk_event_wait(ev, key, left > slice ? (int64_t)slice : (int64_t)left);
     }
 }
 
@@ -569,17 +574,6 @@ int shmkit_writer_commit(shmkit_writer_t *w, size_t len)
     return sk_ring_commit(w, len);
 }
 
-int shmkit_writer_send(shmkit_writer_t *w, const void *buf, size_t len,
-                       int64_t timeout_ns)
-{
-    void *p;
-    int r = shmkit_writer_reserve(w, len, &p, timeout_ns);
-    if (r < 0)
-        return r;
-    memcpy(p, buf, len);
-    return shmkit_writer_commit(w, len);
-}
-
 static int writer_free(shmkit_writer_t *w, int end_stream)
 {
     struct sk_chan_view *v = &w->v;
@@ -636,25 +630,6 @@ int shmkit_reader_release(shmkit_reader_t *r)
     if (r->v.kind == SHMKIT_KIND_LATEST)
         return 0;
     return sk_ring_release(r);
-}
-
-int shmkit_reader_recv(shmkit_reader_t *r, void *buf, size_t cap, size_t *len,
-                       int64_t timeout_ns)
-{
-    const void *p;
-    size_t n;
-    int rc = shmkit_reader_peek(r, &p, &n, timeout_ns);
-    if (rc < 0)
-        return rc;
-    if (len)
-        *len = n;
-    if (n > cap) {
-        r->peek_size = 0; /* keep the message for a larger buffer */
-        return sk_err(-EMSGSIZE, "recv", shmkit_segment_name(r->v.seg),
-                      "message of %zu bytes, buffer of %zu", n, cap);
-    }
-    memcpy(buf, p, n);
-    return shmkit_reader_release(r);
 }
 
 uint64_t shmkit_reader_lost(const shmkit_reader_t *r)

@@ -27,8 +27,10 @@
  *
  *   store (release)                        load (acquire)
  *   record word      (writer commit)       record word (reader peek)
- *   chan.tail        (writer commit)       chan.tail (reader join, queue
- *                                          reaper, stat)
+ *   chan.tailv       (writer commit,       chan.tailv (reader join and
+ *                     seqlock over          resync read (tail, seq) as a
+ *                     tail and seq)         consistent pair)
+ *   chan.tail        (writer commit)       chan.tail (queue reaper, stat)
  *   chan.horizon     (writer, + release    chan.horizon (reader, after an
  *                     fence before it        acquire fence: seqlock check
  *                     overwrites)            that the message survived)
@@ -83,7 +85,9 @@ struct sk_chan {
     /* line 1: writer: tail and counters */
     _Atomic uint64_t tail;     /* next write position (MP queue: CAS)      */
     _Atomic uint64_t seq;      /* bus/latest: next message sequence number */
-    uint64_t pad1a;
+    _Atomic uint64_t tailv;    /* seqlock over (tail, seq): odd while the
+                                  writer updates them, so a joiner reads a
+                                  consistent pair                           */
     _Atomic int32_t writer_slot; /* attach slot of the bus/latest/SP writer */
     _Atomic uint32_t closed;
     _Atomic uint32_t writer_seen;
@@ -198,12 +202,16 @@ struct shmkit_reader {
     uint64_t next_seq;     /* bus: expected sequence number                */
     int have_seq;
     uint64_t msgs, lost;
+    int lost_pending;      /* a resync counted losses: report them next  */
     uint64_t peek_size;    /* record bytes of the message being peeked, 0: none */
     uint64_t peek_pos;
     uint64_t latest_ver;   /* latest: version last returned                */
     unsigned char *buf;    /* latest: private copy                         */
     uint64_t last_check_ns;
 };
+
+/* ring.c: a consistent (tail, seq) pair of a single writer */
+void sk_read_tail(struct sk_chan *ch, uint64_t *tail, uint64_t *seq);
 
 /* channel.c */
 typedef int (*sk_cond_fn)(void *ctx);

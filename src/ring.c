@@ -182,6 +182,37 @@ int sk_ring_reserve(shmkit_writer_t *w, size_t len, void **buf,
     return 0;
 }
 
+/* Publishes the record at res_pos (single writer) and does the bookkeeping
+ * every commit shares; inlined into the send fast path. */
+static inline void commit_sp(shmkit_writer_t *w, uint64_t pos, size_t len,
+                             uint64_t size)
+{
+    struct sk_chan_view *v = &w->v;
+    struct sk_chan *ch = v->ch;
+    unsigned char *rec = v->ring + (pos & v->mask);
+    uint64_t seq = w->seq++;
+    memcpy(rec + 8, &seq, 8);
+    /* the commit: one release store; pairs with the reader's acquire */
+    atomic_store_explicit((_Atomic uint64_t *)(void *)rec,
+                          sk_word(pos, 0, (uint32_t)len), memory_order_release);
+    w->pos = pos + size;
+    /* (tail, seq) under a seqlock, for joiners and resyncs: odd, release
+     * fence (pairs with sk_read_tail's acquire fence), the pair, even
+     * (release, pairs with its acquire load) */
+    uint64_t tv = atomic_load_explicit(&ch->tailv, memory_order_relaxed) | 1u;
+    atomic_store_explicit(&ch->tailv, tv, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&ch->tail, w->pos, memory_order_relaxed);
+    atomic_store_explicit(&ch->seq, w->seq, memory_order_relaxed);
+    atomic_store_explicit(&ch->tailv, tv + 1, memory_order_release);
+    w->res_pos = UINT64_MAX;
+    w->msgs++;
+    w->bytes += len;
+    atomic_store_explicit(&v->ep->w_msgs, w->msgs, memory_order_relaxed);
+    atomic_store_explicit(&v->ep->w_bytes, w->bytes, memory_order_relaxed);
+    sk_event_notify(&ch->data_ev, v->kind == SHMKIT_KIND_BUS);
+}
+
 int sk_ring_commit(shmkit_writer_t *w, size_t len)
 {
     struct sk_chan_view *v = &w->v;
@@ -194,52 +225,88 @@ int sk_ring_commit(shmkit_writer_t *w, size_t len)
     if (size > w->res_len)
         return sk_err(-EINVAL, "commit", shmkit_segment_name(v->seg),
                       "commit of %zu bytes is more than was reserved", len);
-    unsigned char *rec = v->ring + (pos & v->mask);
-    if (is_multi(v)) {
-        /* the whole claim must be accounted for: a shorter message leaves
-         * a pad record behind it */
-        uint64_t end = w->res_end, next = pos + size;
-        if (next < end)
-            atomic_store_explicit(word_at(v, next),
-                                  sk_word(next, SK_W_PAD,
-                                          (uint32_t)(end - next)),
-                                  memory_order_release);
-        memcpy(rec + 8, &(uint64_t){0}, 8);
-        /* release: the payload is complete */
-        atomic_store_explicit((_Atomic uint64_t *)(void *)rec,
-                              sk_word(pos, 0, (uint32_t)len),
-                              memory_order_release);
-        /* release: pairs with the reaper's acquire of claim_pos */
-        atomic_store_explicit(&v->ep->claim_pos, SK_CLAIM_IDLE,
-                              memory_order_release);
-    } else {
-        uint64_t seq = w->seq++;
-        memcpy(rec + 8, &seq, 8);
-        /* the commit: one release store; pairs with the reader's acquire */
-        atomic_store_explicit((_Atomic uint64_t *)(void *)rec,
-                              sk_word(pos, 0, (uint32_t)len),
-                              memory_order_release);
-        w->pos = pos + size;
-        /* release: for joiners, the queue's writer re-open and stat */
-        atomic_store_explicit(&ch->tail, w->pos, memory_order_release);
-        atomic_store_explicit(&ch->seq, w->seq, memory_order_relaxed);
+    if (!is_multi(v)) {
+        commit_sp(w, pos, len, size);
+        return 0;
     }
+    unsigned char *rec = v->ring + (pos & v->mask);
+    /* the whole claim must be accounted for: a shorter message leaves a pad
+     * record behind it */
+    uint64_t end = w->res_end, next = pos + size;
+    if (next < end)
+        atomic_store_explicit(word_at(v, next),
+                              sk_word(next, SK_W_PAD, (uint32_t)(end - next)),
+                              memory_order_release);
+    memcpy(rec + 8, &(uint64_t){0}, 8);
+    /* release: the payload is complete */
+    atomic_store_explicit((_Atomic uint64_t *)(void *)rec,
+                          sk_word(pos, 0, (uint32_t)len), memory_order_release);
+    /* release: pairs with the reaper's acquire of claim_pos */
+    atomic_store_explicit(&v->ep->claim_pos, SK_CLAIM_IDLE, memory_order_release);
     w->res_pos = UINT64_MAX;
     w->msgs++;
     w->bytes += len;
     atomic_store_explicit(&v->ep->w_msgs, w->msgs, memory_order_relaxed);
     atomic_store_explicit(&v->ep->w_bytes, w->bytes, memory_order_relaxed);
-    sk_event_notify(&ch->data_ev, v->kind == SHMKIT_KIND_BUS);
+    sk_event_notify(&ch->data_ev, 0);
     return 0;
 }
 
+/* Copying send.  Fast path (single writer, no wrap, room known): one memcpy
+ * into the ring and the commit, all inlined; everything else goes the
+ * general way. */
+int shmkit_writer_send(shmkit_writer_t *w, const void *buf, size_t len,
+                       int64_t timeout_ns)
+{
+    struct sk_chan_view *v = &w->v;
+    if (__builtin_expect(v->kind != SHMKIT_KIND_LATEST && !is_multi(v) &&
+                             w->res_pos == UINT64_MAX && len <= v->max_msg,
+                         1)) {
+        uint64_t size = sk_rec_size(len), pos = w->pos;
+        uint64_t off = pos & v->mask, end = pos + size;
+        if (__builtin_expect(off + size <= v->cap, 1)) {
+            if (is_lossy(v))
+                publish_horizon(w, end);
+            else if (end - w->head_cache > v->cap)
+                goto general;
+            memcpy(v->ring + off + SK_REC_HDR, buf, len);
+            commit_sp(w, pos, len, size);
+            return 0;
+        }
+    }
+general:;
+    void *p;
+    int r = shmkit_writer_reserve(w, len, &p, timeout_ns);
+    if (r < 0)
+        return r;
+    memcpy(p, buf, len);
+    return shmkit_writer_commit(w, len);
+}
+
 /* ---- reader ---------------------------------------------------------------- */
+
+void sk_read_tail(struct sk_chan *ch, uint64_t *tail, uint64_t *seq)
+{
+    for (int tries = 0;; tries++) {
+        /* pairs with the writer's final release store of tailv */
+        uint64_t a = atomic_load_explicit(&ch->tailv, memory_order_acquire);
+        *tail = atomic_load_explicit(&ch->tail, memory_order_relaxed);
+        *seq = atomic_load_explicit(&ch->seq, memory_order_relaxed);
+        /* pairs with the writer's release fence after the odd mark */
+        atomic_thread_fence(memory_order_acquire);
+        if ((!(a & 1u) &&
+             atomic_load_explicit(&ch->tailv, memory_order_relaxed) == a) ||
+            tries > 100000) /* a writer killed mid-update: take it as is */
+            return;
+    }
+}
 
 void sk_ring_reader_join(shmkit_reader_t *r)
 {
     struct sk_chan_view *v = &r->v;
     struct sk_chan *ch = v->ch;
-    uint64_t t = atomic_load_explicit(&ch->tail, memory_order_acquire);
+    uint64_t t, seq;
+    sk_read_tail(ch, &t, &seq);
     atomic_store_explicit(&v->ep->head, t, memory_order_relaxed);
     atomic_store_explicit(&v->ep->active, (uint32_t)getpid() | 1u,
                           memory_order_relaxed);
@@ -247,13 +314,14 @@ void sk_ring_reader_join(shmkit_reader_t *r)
      * active, or we see a tail at least as new as its last check, and
      * everything from there on is kept for us. */
     atomic_thread_fence(memory_order_seq_cst);
-    t = atomic_load_explicit(&ch->tail, memory_order_acquire);
+    sk_read_tail(ch, &t, &seq);
     atomic_store_explicit(&v->ep->head, t, memory_order_release);
     r->pos = t;
-    r->have_seq = 0;
+    r->next_seq = seq; /* the sequence number of the record at t */
+    r->have_seq = 1;
 }
 
-static void publish_head(shmkit_reader_t *r)
+static inline void publish_head(shmkit_reader_t *r)
 {
     struct sk_chan_view *v = &r->v;
     /* release: pairs with the writer's acquire in sk_min_head() */
@@ -269,9 +337,18 @@ static void publish_head(shmkit_reader_t *r)
 static void resync(shmkit_reader_t *r)
 {
     struct sk_chan_view *v = &r->v;
-    r->pos = atomic_load_explicit(&v->ch->tail, memory_order_acquire);
+    uint64_t t, seq;
+    sk_read_tail(v->ch, &t, &seq);
+    r->pos = t;
     atomic_store_explicit(&v->ep->head, r->pos, memory_order_release);
-    /* have_seq stays: the next record's sequence number tells the loss */
+    /* everything from where we were to the writer's tail is lost */
+    if (r->have_seq && seq > r->next_seq && seq - r->next_seq < (1ull << 48)) {
+        r->lost += seq - r->next_seq;
+        r->lost_pending = 1;
+        atomic_store_explicit(&v->ep->r_lost, r->lost, memory_order_relaxed);
+    }
+    r->next_seq = seq;
+    r->have_seq = 1;
 }
 
 /* A producer died between claim and commit?  Turn its claim into padding. */
@@ -348,7 +425,7 @@ static int data_slow(void *vctx)
     /* publish how far we got, so a waiting writer can go on */
     publish_head(r);
     /* the liveness check costs a syscall: at most every 10 ms (a blocked
-     * reader re-runs this at least every 100 ms) */
+     * reader re-runs this at least every second) */
     uint64_t now = sk_now_ns(CLOCK_MONOTONIC);
     if (now - r->last_check_ns < 10000000ull &&
         !atomic_load_explicit(&v->ch->closed, memory_order_relaxed))
@@ -381,6 +458,10 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
 {
     struct sk_chan_view *v = &r->v;
     for (int guard = 0, resyncs = 0;; guard++) {
+        if (r->lost_pending) {
+            r->lost_pending = 0;
+            return SHMKIT_E_LOST;
+        }
         if (resyncs > 100000)
             return sk_err(SHMKIT_E_CORRUPT, "peek", shmkit_segment_name(v->seg),
                           "the reader cannot catch up with the writer's tail");
@@ -477,12 +558,10 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
     }
 }
 
-int sk_ring_release(shmkit_reader_t *r)
+/* Ends the read of the record at peek_pos; inlined into recv. */
+static inline int release_impl(shmkit_reader_t *r)
 {
     struct sk_chan_view *v = &r->v;
-    if (!r->peek_size)
-        return sk_err(-EINVAL, "release", shmkit_segment_name(v->seg),
-                      "nothing peeked");
     uint64_t pos = r->peek_pos;
     r->pos = pos + r->peek_size;
     r->peek_size = 0;
@@ -503,4 +582,60 @@ int sk_ring_release(shmkit_reader_t *r)
     }
     publish_head(r);
     return rc;
+}
+
+int sk_ring_release(shmkit_reader_t *r)
+{
+    if (!r->peek_size)
+        return sk_err(-EINVAL, "release", shmkit_segment_name(r->v.seg),
+                      "nothing peeked");
+    return release_impl(r);
+}
+
+/* Copying receive.  Fast path: the next record is complete, plain, in
+ * sequence and fits: copy it out and release, all inlined. */
+int shmkit_reader_recv(shmkit_reader_t *r, void *buf, size_t cap, size_t *len,
+                       int64_t timeout_ns)
+{
+    struct sk_chan_view *v = &r->v;
+    const void *p;
+    size_t n;
+    int rc;
+    if (__builtin_expect(v->kind != SHMKIT_KIND_LATEST && !r->peek_size, 1)) {
+        uint64_t pos = r->pos, off = pos & v->mask;
+        /* acquire: pairs with the writer's release of the word */
+        uint64_t w = atomic_load_explicit(word_at(v, pos), memory_order_acquire);
+        uint32_t l = (uint32_t)(w & SK_W_LEN);
+        if (sk_word_tag_ok(w, pos) && !(w & SK_W_PAD) && l <= v->max_msg &&
+            off + SK_REC_HDR + l <= v->cap && l <= cap) {
+            const unsigned char *rec = v->ring + off;
+            if (v->kind == SHMKIT_KIND_BUS) {
+                uint64_t seq;
+                memcpy(&seq, rec + 8, 8);
+                if (r->have_seq && seq != r->next_seq)
+                    goto general; /* a gap: let peek account for it */
+                r->next_seq = seq;
+                r->have_seq = 1;
+            }
+            memcpy(buf, rec + SK_REC_HDR, l);
+            if (len)
+                *len = l;
+            r->peek_pos = pos;
+            r->peek_size = sk_rec_size(l);
+            return release_impl(r);
+        }
+    }
+general:
+    rc = shmkit_reader_peek(r, &p, &n, timeout_ns);
+    if (rc < 0)
+        return rc;
+    if (len)
+        *len = n;
+    if (n > cap) {
+        r->peek_size = 0; /* keep the message for a larger buffer */
+        return sk_err(-EMSGSIZE, "recv", shmkit_segment_name(v->seg),
+                      "message of %zu bytes, buffer of %zu", n, cap);
+    }
+    memcpy(buf, p, n);
+    return shmkit_reader_release(r);
 }

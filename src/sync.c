@@ -79,71 +79,90 @@ static void heavy_barrier(struct sk_event *e)
     atomic_thread_fence(memory_order_seq_cst);
 }
 
-/* ---- eventcount ---------------------------------------------------------- */
+/* ---- eventcount: channels (sleepers flag) ------------------------------- */
 
 uint32_t sk_event_prepare(struct sk_event *e)
 {
     /* acquire: pairs with the release increment in sk_event_notify_slow() */
     uint32_t key = atomic_load_explicit(&e->seq, memory_order_acquire);
-    atomic_fetch_add_explicit(&e->waiters, 1, memory_order_seq_cst);
-    /* Dekker: our waiters store before the caller's re-check of its
-     * condition (see sync.h). */
+    atomic_fetch_or_explicit(&e->waiters, SK_EV_SLEEPERS, memory_order_seq_cst);
+    /* Dekker: our flag store before the caller's re-check of its condition
+     * (see sync.h). */
     heavy_barrier(e);
     return key;
 }
 
 void sk_event_cancel(struct sk_event *e)
 {
-    atomic_fetch_sub_explicit(&e->waiters, 1, memory_order_relaxed);
+    (void)e; /* the flag stays: at worst one notify makes a needless call */
 }
 
 int sk_event_wait(struct sk_event *e, uint32_t key, int64_t timeout_ns)
 {
     int r = sk_futex_wait(&e->seq, key, timeout_ns);
-    atomic_fetch_sub_explicit(&e->waiters, 1, memory_order_relaxed);
     return r == -EINTR ? 0 : r;
 }
 
 int sk_event_notify_slow(struct sk_event *e, int all)
 {
+    (void)all; /* a channel's sleepers are all woken: they re-check */
     uint32_t w = atomic_load_explicit(&e->waiters, memory_order_relaxed);
     if (w & SK_EV_FENCE) {
         /* a waiter could not use membarrier: the textbook full fence */
         atomic_thread_fence(memory_order_seq_cst);
         w = atomic_load_explicit(&e->waiters, memory_order_relaxed);
     }
-    if ((w & ~SK_EV_FENCE) == 0)
+    if (!(w & SK_EV_SLEEPERS))
+        return 0;
+    /* only one notifier per round of sleepers makes the call */
+    uint32_t prev = atomic_fetch_and_explicit(&e->waiters, ~SK_EV_SLEEPERS,
+                                              memory_order_relaxed);
+    if (!(prev & SK_EV_SLEEPERS))
         return 0;
     /* release: pairs with the acquire load in sk_event_prepare() */
     atomic_fetch_add_explicit(&e->seq, 1, memory_order_release);
-    return sk_futex_wake(&e->seq, all ? 0x7fffffff : 1);
+    return sk_futex_wake(&e->seq, 0x7fffffff);
 }
 
-uint32_t shmkit_event_prepare(shmkit_event_t *e)
+/* ---- eventcount: public (counted, can wake one) ---------------------------- */
+
+uint32_t shmkit_event_prepare(shmkit_event_t *pe)
 {
-    return sk_event_prepare((struct sk_event *)e);
+    struct sk_event *e = (struct sk_event *)pe;
+    uint32_t key = atomic_load_explicit(&e->seq, memory_order_acquire);
+    /* seq_cst RMW, then a full fence: Dekker with shmkit_event_notify() */
+    atomic_fetch_add_explicit(&e->waiters, 1, memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst);
+    return key;
 }
 
-void shmkit_event_cancel(shmkit_event_t *e)
+void shmkit_event_cancel(shmkit_event_t *pe)
 {
-    sk_event_cancel((struct sk_event *)e);
+    struct sk_event *e = (struct sk_event *)pe;
+    atomic_fetch_sub_explicit(&e->waiters, 1, memory_order_relaxed);
 }
 
-int shmkit_event_wait(shmkit_event_t *e, uint32_t key, int64_t timeout_ns)
+int shmkit_event_wait(shmkit_event_t *pe, uint32_t key, int64_t timeout_ns)
 {
-    return sk_event_wait((struct sk_event *)e, key, timeout_ns);
+    struct sk_event *e = (struct sk_event *)pe;
+    int r = sk_futex_wait(&e->seq, key, timeout_ns);
+    atomic_fetch_sub_explicit(&e->waiters, 1, memory_order_relaxed);
+    return r == -EINTR ? 0 : r;
 }
 
-int shmkit_event_notify(shmkit_event_t *e, int all)
+int shmkit_event_notify(shmkit_event_t *pe, int all)
 {
     /* The public event may be notified by any process, registered for
-     * membarrier or not, so it uses the textbook full fence (no syscall).
-     * Channels, whose endpoints all register, use the asymmetric form. */
-    struct sk_event *ev = (struct sk_event *)e;
+     * membarrier or not, so both sides use the textbook full fence (no
+     * syscall).  Channels, whose endpoints all register, use the asymmetric
+     * form. */
+    struct sk_event *e = (struct sk_event *)pe;
     atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&ev->waiters, memory_order_relaxed) == 0)
+    if ((atomic_load_explicit(&e->waiters, memory_order_relaxed) & ~SK_EV_FENCE) == 0)
         return 0;
-    return sk_event_notify_slow(ev, all);
+    /* release: pairs with the acquire load in shmkit_event_prepare() */
+    atomic_fetch_add_explicit(&e->seq, 1, memory_order_release);
+    return sk_futex_wake(&e->seq, all ? 0x7fffffff : 1);
 }
 
 /* ---- robust mutex -------------------------------------------------------- */

@@ -5,12 +5,21 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* The eventcount as it lies in shared memory (== shmkit_event_t). */
+/* The eventcount as it lies in shared memory (== shmkit_event_t).
+ *
+ * Channels use it with a "sleepers" flag rather than a count: a waiter sets
+ * SK_EV_SLEEPERS before it sleeps, and the first notifier that sees it
+ * clears it and wakes everybody.  Later notifies, until somebody sleeps
+ * again, cost one load: a writer that commits a burst while its readers are
+ * being woken makes one futex call, not one per message.  (The public
+ * shmkit_event_t keeps a count, so that it can wake just one waiter.) */
 struct sk_event {
     _Atomic uint32_t seq;     /* futex word: bumped by a notify with waiters */
-    _Atomic uint32_t waiters; /* count | SK_EV_FENCE                          */
+    _Atomic uint32_t waiters; /* SK_EV_SLEEPERS | SK_EV_FENCE (channels), or
+                                 count | SK_EV_FENCE (public event)          */
 };
 #define SK_EV_FENCE 0x80000000u
+#define SK_EV_SLEEPERS 0x1u
 
 int sk_futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns);
 int sk_futex_wake(_Atomic uint32_t *addr, int n);
