@@ -168,6 +168,37 @@ int shmkit_channel_create(const char *name, const shmkit_channel_opts_t *o)
     return shmkit_segment_close(s);
 }
 
+/*
+ * Our attach slot may have belonged to a process that died holding a role:
+ * the slot number is how roles and claims name their owner, so settle the
+ * dead owner's business before we look alive in its place.  A dead writer
+ * becomes "died" (-2: readers learn SHMKIT_E_PEER_GONE), a dead consumer
+ * frees its role, a dead producer's open claim becomes padding, and a dead
+ * bus reader stops counting for space.
+ */
+static void settle_reused_slot(struct sk_chan_view *v)
+{
+    struct sk_chan *ch = v->ch;
+    int32_t me = v->slot;
+    atomic_compare_exchange_strong(&ch->writer_slot, &me, -2);
+    me = v->slot;
+    atomic_compare_exchange_strong(&ch->consumer_slot, &me, -1);
+    struct sk_ep *ep = v->ep;
+    uint64_t cp = atomic_load_explicit(&ep->claim_pos, memory_order_acquire);
+    uint64_t ce = atomic_load_explicit(&ep->claim_end, memory_order_relaxed);
+    if (cp != SK_CLAIM_IDLE && v->kind == SHMKIT_KIND_QUEUE && ce > cp &&
+        !((cp | ce) & 7) &&
+        ce - cp <= v->cap &&
+        cp >= atomic_load_explicit(&ch->qhead, memory_order_acquire)) {
+        if (sk_pad_claim(v, cp, ce) == 0)
+            atomic_fetch_add_explicit(&ch->producer_deaths, 1,
+                                      memory_order_relaxed);
+    }
+    atomic_store_explicit(&ep->claim_pos, SK_CLAIM_IDLE, memory_order_release);
+    atomic_store_explicit(&ep->active, 0, memory_order_release);
+    atomic_store_explicit(&ep->role, 0, memory_order_release);
+}
+
 /* Checks the control block against the mapped size; fills the view. */
 static int view_init(struct sk_chan_view *v, shmkit_segment_t *seg,
                      const shmkit_endpoint_opts_t *eo)
@@ -219,6 +250,7 @@ static int view_init(struct sk_chan_view *v, shmkit_segment_t *seg,
         return sk_err(SHMKIT_E_TABLE_FULL, "open channel", name,
                       "no attach slot (opened read-only?)");
     v->ep = &v->eps[v->slot];
+    settle_reused_slot(v);
     v->wait = eo->wait;
     v->spin_us = eo->spin_us;
     if (!sk_membarrier_init()) {
@@ -298,8 +330,11 @@ int shmkit_writer_open(const char *name, const shmkit_endpoint_opts_t *o,
     sk_seg_set_role(seg, SK_ROLE_WRITER);
     w->msgs = atomic_load(&ep->w_msgs);
     w->bytes = atomic_load(&ep->w_bytes);
-    /* a consistent (tail, seq) left by the previous writer */
+    /* a consistent (tail, seq) left by the previous writer, and anything it
+     * committed after it */
     sk_read_tail(ch, &w->pos, &w->seq);
+    if (!multi && w->v.kind != SHMKIT_KIND_LATEST)
+        sk_writer_recover(w);
     w->head_cache = w->pos; /* refreshed before the first wait */
     w->res_pos = UINT64_MAX;
     if (w->v.kind == SHMKIT_KIND_QUEUE) {
@@ -380,7 +415,8 @@ int shmkit_reader_open(const char *name, const shmkit_endpoint_opts_t *o,
             goto fail;
         }
     } else if (rd->v.kind == SHMKIT_KIND_QUEUE) {
-        rd->pos = atomic_load_explicit(&ch->qhead, memory_order_acquire);
+        rd->pos = atomic_load_explicit(&ch->qhead, memory_order_acquire) &
+                  ~(uint64_t)7; /* records are 8-byte aligned */
         atomic_store_explicit(&ep->head, rd->pos, memory_order_release);
     } else {
         sk_ring_reader_join(rd);
@@ -515,6 +551,8 @@ int sk_reader_writer_gone(shmkit_reader_t *r)
         return dead ? SHMKIT_E_PEER_GONE : 0;
     }
     int32_t ws = atomic_load_explicit(&ch->writer_slot, memory_order_acquire);
+    if (ws == -2)
+        return SHMKIT_E_PEER_GONE; /* died; its slot was taken since */
     if (ws < 0 || ws >= SHMKIT_MAX_ATTACH)
         return 0; /* detached: another writer may take over */
     return sk_seg_slot_alive(v->seg, ws) == 0 ? SHMKIT_E_PEER_GONE : 0;
@@ -687,7 +725,12 @@ int shmkit_channel_stat(const char *name, shmkit_channel_stat_t *st)
     st->capacity = ch->capacity;
     st->max_msg = ch->max_msg;
     st->max_readers = ch->max_readers;
-    st->position = atomic_load(&ch->tail);
+    if (st->multi_producer) {
+        st->position = atomic_load(&ch->tail);
+    } else {
+        uint64_t seq_unused;
+        sk_read_tail(ch, &st->position, &seq_unused);
+    }
     st->closed = (int)atomic_load(&ch->closed);
     st->evictions = atomic_load(&ch->evictions);
     st->producer_deaths = atomic_load(&ch->producer_deaths);

@@ -28,9 +28,9 @@
  *   store (release)                        load (acquire)
  *   record word      (writer commit)       record word (reader peek)
  *   chan.tailv       (writer commit,       chan.tailv (reader join and
- *                     seqlock over          resync read (tail, seq) as a
- *                     tail and seq)         consistent pair)
- *   chan.tail        (writer commit)       chan.tail (queue reaper, stat)
+ *                     after filling the     resync, writer re-open, stat:
+ *                     other pair slot)      a consistent (tail, seq))
+ *   chan.tail        (MP producer CAS)     chan.tail (queue reaper, stat)
  *   chan.horizon     (writer, + release    chan.horizon (reader, after an
  *                     fence before it        acquire fence: seqlock check
  *                     overwrites)            that the message survived)
@@ -82,13 +82,11 @@ struct sk_chan {
     uint32_t nslots;       /* latest: value slots                         */
     uint32_t pad0;
     uint8_t pad0b[16];
-    /* line 1: writer: tail and counters */
-    _Atomic uint64_t tail;     /* next write position (MP queue: CAS)      */
-    _Atomic uint64_t seq;      /* bus/latest: next message sequence number */
-    _Atomic uint64_t tailv;    /* seqlock over (tail, seq): odd while the
-                                  writer updates them, so a joiner reads a
-                                  consistent pair                           */
-    _Atomic int32_t writer_slot; /* attach slot of the bus/latest/SP writer */
+    /* line 1: writer */
+    _Atomic uint64_t tail;     /* MP queue: next claim position (CAS)      */
+    uint64_t pad1a[2];
+    _Atomic int32_t writer_slot; /* attach slot of the bus/latest/SP writer;
+                                    -1 none (closed, detached), -2 died    */
     _Atomic uint32_t closed;
     _Atomic uint32_t writer_seen;
     uint32_t pad1;
@@ -113,12 +111,22 @@ struct sk_chan {
     _Atomic uint64_t evictions;
     _Atomic uint64_t producer_deaths;
     uint8_t pad5[40];
-    uint8_t tail_pad[SK_CHAN_SIZE - 6 * 64];
+    /* line 6: single writer's (tail, seq), double-buffered: the writer fills
+     * pair[(v + 1) & 1], then release-stores tailv = v + 1.  A writer killed
+     * in the middle leaves tailv and pair[tailv & 1] consistent. */
+    _Atomic uint64_t tailv;
+    struct {
+        _Atomic uint64_t tail; /* next write position                     */
+        _Atomic uint64_t seq;  /* sequence number of the record at tail   */
+    } pair[2];
+    uint8_t pad6[24];
+    uint8_t tail_pad[SK_CHAN_SIZE - 7 * 64];
 };
 _Static_assert(sizeof(struct sk_chan) == SK_CHAN_SIZE, "chan layout");
 _Static_assert(offsetof(struct sk_chan, tail) == 64, "chan layout");
 _Static_assert(offsetof(struct sk_chan, data_ev) == 128, "chan layout");
 _Static_assert(offsetof(struct sk_chan, space_ev) == 192, "chan layout");
+_Static_assert(offsetof(struct sk_chan, tailv) == 384, "chan layout");
 
 struct sk_ep {
     _Atomic uint64_t head;       /* reader: consumed position (batched)     */
@@ -187,7 +195,8 @@ struct shmkit_writer {
     struct sk_chan_view v;
     uint64_t pos;          /* next write position (SP); claim start (MP)   */
     uint64_t res_pos;      /* reserved record position, UINT64_MAX: none   */
-    uint64_t res_len;
+    uint64_t res_len;      /* reserved record bytes                        */
+    uint64_t res_bytes;    /* reserved payload bytes                       */
     uint64_t res_end;      /* MP: end of the whole claim                   */
     uint64_t head_cache;   /* slowest reader's head, as last seen          */
     uint64_t horizon_pub;  /* lossy: horizon as last published             */
@@ -206,12 +215,16 @@ struct shmkit_reader {
     uint64_t peek_size;    /* record bytes of the message being peeked, 0: none */
     uint64_t peek_pos;
     uint64_t latest_ver;   /* latest: version last returned                */
+    uint64_t latest_prev;  /* latest: version before the last peek          */
     unsigned char *buf;    /* latest: private copy                         */
     uint64_t last_check_ns;
 };
 
 /* ring.c: a consistent (tail, seq) pair of a single writer */
 void sk_read_tail(struct sk_chan *ch, uint64_t *tail, uint64_t *seq);
+void sk_publish_tail(struct sk_chan *ch, uint64_t tail, uint64_t seq);
+int sk_pad_claim(struct sk_chan_view *v, uint64_t pos, uint64_t end);
+void sk_writer_recover(shmkit_writer_t *w);
 
 /* channel.c */
 typedef int (*sk_cond_fn)(void *ctx);

@@ -37,7 +37,7 @@ static const char *const own_names[] = {
     "segment header or control block corrupt",
     "peer process is gone",
     "previous owner died holding the lock (repair, then mark consistent)",
-    "busy: a live writer already holds this role",
+    "busy: a live process already holds this role (writer or consumer)",
     "messages were lost",
     "message was overwritten while it was being read",
     "channel closed by its writer",

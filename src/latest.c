@@ -97,6 +97,9 @@ int sk_latest_peek(shmkit_reader_t *r, const void **buf, size_t *len,
 {
     struct sk_chan_view *v = &r->v;
     for (int tries = 0;; tries++) {
+        if (tries > 1000) /* only a hostile writer keeps us going round */
+            return sk_err(SHMKIT_E_CORRUPT, "peek", shmkit_segment_name(v->seg),
+                          "the value never reads consistently");
         int c = sk_chan_wait(v, &v->ch->data_ev, newer_cond, newer_slow, r,
                              timeout_ns);
         if (c < 0)
@@ -118,6 +121,7 @@ int sk_latest_peek(shmkit_reader_t *r, const void **buf, size_t *len,
             if (atomic_load_explicit(&s->seq, memory_order_relaxed) == s1) {
                 if (ver <= r->latest_ver)
                     continue; /* read a value we already returned */
+                r->latest_prev = r->latest_ver;
                 r->latest_ver = ver;
                 r->msgs++;
                 atomic_store_explicit(&v->ep->r_msgs, r->msgs, memory_order_relaxed);
@@ -126,8 +130,5 @@ int sk_latest_peek(shmkit_reader_t *r, const void **buf, size_t *len,
                 return 0;
             }
         }
-        if (tries > 1000)
-            return sk_err(SHMKIT_E_CORRUPT, "peek", shmkit_segment_name(v->seg),
-                          "the value never reads consistently");
     }
 }

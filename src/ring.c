@@ -62,7 +62,7 @@ static int space_cond(void *vctx)
     struct space_ctx *c = vctx;
     shmkit_writer_t *w = c->w;
     w->head_cache = sk_min_head(w, 0);
-    return c->need_end - w->head_cache <= w->v.cap;
+    return (int64_t)(c->need_end - w->head_cache) <= (int64_t)w->v.cap;
 }
 
 static int space_slow(void *vctx)
@@ -76,7 +76,7 @@ static int space_slow(void *vctx)
         c->last_evict_ns = now;
         w->head_cache = sk_min_head(w, 1);
     }
-    return c->need_end - w->head_cache <= w->v.cap;
+    return (int64_t)(c->need_end - w->head_cache) <= (int64_t)w->v.cap;
 }
 
 static int wait_space(shmkit_writer_t *w, uint64_t end, int64_t timeout_ns)
@@ -113,19 +113,23 @@ static inline void publish_horizon(shmkit_writer_t *w, uint64_t end)
     atomic_thread_fence(memory_order_release);
 }
 
-static int reserve_multi(shmkit_writer_t *w, uint64_t size, void **buf,
-                         int64_t timeout_ns)
+static int reserve_multi(shmkit_writer_t *w, uint64_t size, size_t len,
+                         void **buf, int64_t timeout_ns)
 {
     struct sk_chan_view *v = &w->v;
     struct sk_chan *ch = v->ch;
     for (;;) {
         uint64_t pos = atomic_load_explicit(&ch->tail, memory_order_acquire);
+        if (pos & 7)
+            return sk_err(SHMKIT_E_CORRUPT, "reserve", shmkit_segment_name(v->seg),
+                          "queue tail %llu is not 8-byte aligned",
+                          (unsigned long long)pos);
         uint64_t off = pos & v->mask;
         uint64_t pad = off + size > v->cap ? v->cap - off : 0;
         uint64_t end = pos + pad + size;
-        if (end - w->head_cache > v->cap) {
+        if ((int64_t)(end - w->head_cache) > (int64_t)v->cap) {
             w->head_cache = sk_min_head(w, 0);
-            if (end - w->head_cache > v->cap) {
+            if ((int64_t)(end - w->head_cache) > (int64_t)v->cap) {
                 int r = wait_space(w, end, timeout_ns);
                 if (r < 0)
                     return r;
@@ -144,6 +148,7 @@ static int reserve_multi(shmkit_writer_t *w, uint64_t size, void **buf,
             w->res_pos = pos + pad;
             w->res_end = end;
             w->res_len = size;
+            w->res_bytes = len;
             *buf = v->ring + ((pos + pad) & v->mask) + SK_REC_HDR;
             return 0;
         }
@@ -159,14 +164,14 @@ int sk_ring_reserve(shmkit_writer_t *w, size_t len, void **buf,
         return sk_err(-EINVAL, "reserve", shmkit_segment_name(v->seg),
                       "a reservation is already open; commit it first");
     if (is_multi(v))
-        return reserve_multi(w, size, buf, timeout_ns);
+        return reserve_multi(w, size, len, buf, timeout_ns);
     uint64_t pos = w->pos;
     uint64_t off = pos & v->mask;
     uint64_t pad = off + size > v->cap ? v->cap - off : 0;
     uint64_t end = pos + pad + size;
     if (is_lossy(v)) {
         publish_horizon(w, end);
-    } else if (end - w->head_cache > v->cap) {
+    } else if ((int64_t)(end - w->head_cache) > (int64_t)v->cap) {
         int r = wait_space(w, end, timeout_ns);
         if (r < 0)
             return r;
@@ -178,6 +183,7 @@ int sk_ring_reserve(shmkit_writer_t *w, size_t len, void **buf,
     }
     w->res_pos = pos;
     w->res_len = size;
+    w->res_bytes = len;
     *buf = v->ring + (pos & v->mask) + SK_REC_HDR;
     return 0;
 }
@@ -196,15 +202,7 @@ static inline void commit_sp(shmkit_writer_t *w, uint64_t pos, size_t len,
     atomic_store_explicit((_Atomic uint64_t *)(void *)rec,
                           sk_word(pos, 0, (uint32_t)len), memory_order_release);
     w->pos = pos + size;
-    /* (tail, seq) under a seqlock, for joiners and resyncs: odd, release
-     * fence (pairs with sk_read_tail's acquire fence), the pair, even
-     * (release, pairs with its acquire load) */
-    uint64_t tv = atomic_load_explicit(&ch->tailv, memory_order_relaxed) | 1u;
-    atomic_store_explicit(&ch->tailv, tv, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
-    atomic_store_explicit(&ch->tail, w->pos, memory_order_relaxed);
-    atomic_store_explicit(&ch->seq, w->seq, memory_order_relaxed);
-    atomic_store_explicit(&ch->tailv, tv + 1, memory_order_release);
+    sk_publish_tail(ch, w->pos, w->seq);
     w->res_pos = UINT64_MAX;
     w->msgs++;
     w->bytes += len;
@@ -222,9 +220,10 @@ int sk_ring_commit(shmkit_writer_t *w, size_t len)
         return sk_err(-EINVAL, "commit", shmkit_segment_name(v->seg),
                       "nothing reserved");
     uint64_t size = sk_rec_size(len);
-    if (size > w->res_len)
+    if (len > w->res_bytes)
         return sk_err(-EINVAL, "commit", shmkit_segment_name(v->seg),
-                      "commit of %zu bytes is more than was reserved", len);
+                      "commit of %zu bytes is more than the %llu reserved", len,
+                      (unsigned long long)w->res_bytes);
     if (!is_multi(v)) {
         commit_sp(w, pos, len, size);
         return 0;
@@ -252,6 +251,48 @@ int sk_ring_commit(shmkit_writer_t *w, size_t len)
     return 0;
 }
 
+void sk_publish_tail(struct sk_chan *ch, uint64_t tail, uint64_t seq)
+{
+    uint64_t v = atomic_load_explicit(&ch->tailv, memory_order_relaxed) + 1;
+    atomic_store_explicit(&ch->pair[v & 1].tail, tail, memory_order_relaxed);
+    atomic_store_explicit(&ch->pair[v & 1].seq, seq, memory_order_relaxed);
+    /* release: the slot is complete; pairs with sk_read_tail's acquire */
+    atomic_store_explicit(&ch->tailv, v, memory_order_release);
+}
+
+/* A writer that died between its commit store and the (tail, seq) update
+ * left committed records beyond tail: a new writer starts after them, or it
+ * would overwrite them.  Bounded by one lap; only valid tags count. */
+void sk_writer_recover(shmkit_writer_t *w)
+{
+    struct sk_chan_view *v = &w->v;
+    uint64_t pos = w->pos, seq = w->seq;
+    for (uint64_t n = 0; pos - w->pos < v->cap && n < v->cap / 8; n++) {
+        uint64_t wd = atomic_load_explicit(word_at(v, pos), memory_order_acquire);
+        if (!sk_word_tag_ok(wd, pos))
+            break;
+        uint64_t off = pos & v->mask;
+        uint32_t l = (uint32_t)(wd & SK_W_LEN);
+        if (wd & SK_W_PAD) {
+            if (l != v->cap - off)
+                break;
+            pos += l;
+            continue;
+        }
+        if (l > v->max_msg || off + SK_REC_HDR + l > v->cap)
+            break;
+        uint64_t rs;
+        memcpy(&rs, v->ring + off + 8, 8);
+        if (v->kind == SHMKIT_KIND_BUS && rs != seq)
+            break;
+        seq++;
+        pos += sk_rec_size(l);
+    }
+    w->pos = pos;
+    w->seq = seq;
+    sk_publish_tail(v->ch, pos, seq);
+}
+
 /* Copying send.  Fast path (single writer, no wrap, room known): one memcpy
  * into the ring and the commit, all inlined; everything else goes the
  * general way. */
@@ -267,7 +308,7 @@ int shmkit_writer_send(shmkit_writer_t *w, const void *buf, size_t len,
         if (__builtin_expect(off + size <= v->cap, 1)) {
             if (is_lossy(v))
                 publish_horizon(w, end);
-            else if (end - w->head_cache > v->cap)
+            else if ((int64_t)(end - w->head_cache) > (int64_t)v->cap)
                 goto general;
             memcpy(v->ring + off + SK_REC_HDR, buf, len);
             commit_sp(w, pos, len, size);
@@ -288,17 +329,17 @@ general:;
 void sk_read_tail(struct sk_chan *ch, uint64_t *tail, uint64_t *seq)
 {
     for (int tries = 0;; tries++) {
-        /* pairs with the writer's final release store of tailv */
+        /* pairs with the writer's release store of tailv */
         uint64_t a = atomic_load_explicit(&ch->tailv, memory_order_acquire);
-        *tail = atomic_load_explicit(&ch->tail, memory_order_relaxed);
-        *seq = atomic_load_explicit(&ch->seq, memory_order_relaxed);
-        /* pairs with the writer's release fence after the odd mark */
+        *tail = atomic_load_explicit(&ch->pair[a & 1].tail, memory_order_relaxed);
+        *seq = atomic_load_explicit(&ch->pair[a & 1].seq, memory_order_relaxed);
+        /* the slot is rewritten only two versions later: re-check */
         atomic_thread_fence(memory_order_acquire);
-        if ((!(a & 1u) &&
-             atomic_load_explicit(&ch->tailv, memory_order_relaxed) == a) ||
-            tries > 100000) /* a writer killed mid-update: take it as is */
-            return;
+        if (atomic_load_explicit(&ch->tailv, memory_order_relaxed) == a ||
+            tries > 1000)
+            break;
     }
+    *tail &= ~(uint64_t)7; /* records are 8-byte aligned; a stranger wrote it */
 }
 
 void sk_ring_reader_join(shmkit_reader_t *r)
@@ -351,6 +392,37 @@ static void resync(shmkit_reader_t *r)
     r->have_seq = 1;
 }
 
+/* Turns the uncommitted claim [pos, end) of a dead producer into padding,
+ * split at the ring's end.  The CAS on the first word loses against a
+ * commit that raced us (then the record stands: returns 1). */
+int sk_pad_claim(struct sk_chan_view *v, uint64_t pos, uint64_t end)
+{
+    _Atomic uint64_t *wp = word_at(v, pos);
+    uint64_t old = atomic_load_explicit(wp, memory_order_acquire);
+    while (sk_word_tag_ok(old, pos) && (old & SK_W_PAD) && end > pos) {
+        /* the claim began with the producer's own wrap pad: keep it */
+        uint32_t l = (uint32_t)(old & SK_W_LEN);
+        if (l < 8 || (l & 7) || l > end - pos)
+            break;
+        pos += l;
+        wp = word_at(v, pos);
+        old = atomic_load_explicit(wp, memory_order_acquire);
+    }
+    if (pos >= end || sk_word_tag_ok(old, pos))
+        return 1;
+    uint64_t off = pos & v->mask;
+    uint64_t first = v->cap - off < end - pos ? v->cap - off : end - pos;
+    if (!atomic_compare_exchange_strong(wp, &old,
+                                        sk_word(pos, SK_W_PAD, (uint32_t)first)))
+        return 1;
+    if (first < end - pos)
+        atomic_store_explicit(word_at(v, pos + first),
+                              sk_word(pos + first, SK_W_PAD,
+                                      (uint32_t)(end - pos - first)),
+                              memory_order_release);
+    return 0;
+}
+
 /* A producer died between claim and commit?  Turn its claim into padding. */
 static int unblock(shmkit_reader_t *r)
 {
@@ -366,7 +438,7 @@ static int unblock(shmkit_reader_t *r)
         /* acquire: pairs with the producer's release of claim_pos */
         uint64_t cp = atomic_load_explicit(&ep->claim_pos, memory_order_acquire);
         uint64_t ce = atomic_load_explicit(&ep->claim_end, memory_order_relaxed);
-        if (cp == SK_CLAIM_IDLE || cp > pos || ce <= pos)
+        if (cp == SK_CLAIM_IDLE || cp > pos || ce <= pos || ((cp | ce) & 7))
             continue;
         int alive = sk_seg_slot_alive(v->seg, i);
         if (alive != 0)
@@ -376,25 +448,10 @@ static int unblock(shmkit_reader_t *r)
     }
     if (dead < 0 || dead_end - pos > v->cap)
         return 0;
-    /* Pad [pos, dead_end), split at the ring's end.  The CAS on the first
-     * word loses against a commit that raced us. */
-    _Atomic uint64_t *wp = word_at(v, pos);
-    uint64_t old = atomic_load_explicit(wp, memory_order_acquire);
-    if (sk_word_tag_ok(old, pos))
-        return 1;
-    uint64_t off = pos & v->mask;
-    uint64_t first = v->cap - off < dead_end - pos ? v->cap - off : dead_end - pos;
-    if (!atomic_compare_exchange_strong(wp, &old,
-                                        sk_word(pos, SK_W_PAD, (uint32_t)first)))
-        return 1;
-    if (first < dead_end - pos)
-        atomic_store_explicit(word_at(v, pos + first),
-                              sk_word(pos + first, SK_W_PAD,
-                                      (uint32_t)(dead_end - pos - first)),
-                              memory_order_release);
+    if (sk_pad_claim(v, pos, dead_end) == 0)
+        atomic_fetch_add_explicit(&v->ch->producer_deaths, 1, memory_order_relaxed);
     atomic_store_explicit(&v->eps[dead].claim_pos, SK_CLAIM_IDLE,
                           memory_order_relaxed);
-    atomic_fetch_add_explicit(&v->ch->producer_deaths, 1, memory_order_relaxed);
     return 1;
 }
 
@@ -440,7 +497,8 @@ static int data_slow(void *vctx)
         /* A lossy reader lapped near the end resynchronised at the tail and
          * has no later record to count its loss from: count it from the
          * writer's final sequence number (stable once it is gone). */
-        uint64_t last = atomic_load_explicit(&v->ch->seq, memory_order_acquire);
+        uint64_t tail_unused, last;
+        sk_read_tail(v->ch, &tail_unused, &last);
         if (is_lossy(v) && r->have_seq && last > r->next_seq &&
             last - r->next_seq < (1ull << 48)) { /* sanity, not a limit */
             r->lost += last - r->next_seq;
@@ -489,7 +547,8 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
         uint64_t off = pos & v->mask;
         uint32_t l = (uint32_t)(w & SK_W_LEN);
         if (w & SK_W_PAD) {
-            if (l != v->cap - off && !(is_multi(v) && l >= 8 && off + l <= v->cap)) {
+            if (l != v->cap - off &&
+                !(is_multi(v) && l >= 8 && !(l & 7) && off + l <= v->cap)) {
                 if (is_lossy(v)) { /* overwritten under us */
                     resync(r);
                     guard = -1;
@@ -632,7 +691,12 @@ general:
     if (len)
         *len = n;
     if (n > cap) {
-        r->peek_size = 0; /* keep the message for a larger buffer */
+        /* keep the message for a larger buffer */
+        r->peek_size = 0;
+        if (v->kind == SHMKIT_KIND_LATEST) {
+            r->latest_ver = r->latest_prev;
+            r->msgs--;
+        }
         return sk_err(-EMSGSIZE, "recv", shmkit_segment_name(v->seg),
                       "message of %zu bytes, buffer of %zu", n, cap);
     }
