@@ -25,7 +25,7 @@ shmkit_segment_t *sk_handle_new(const struct sk_name *nm);
 void sk_handle_free(shmkit_segment_t *s);
 void sk_header_publish(struct sk_header *h);
 int sk_header_ready(const struct sk_header *h);
-void sk_info_from_header(const struct sk_header *h, shmkit_segment_info_t *info);
+void sk_info_from_header(const struct sk_header_snap *h, shmkit_segment_info_t *info);
 int sk_numa_bind(void *addr, uint64_t len, int node, const char *name);
 int sk_prefault(void *addr, uint64_t len, int writable);
 int sk_mlock(void *addr, uint64_t len, const char *name);

@@ -93,7 +93,9 @@ static int anon_stat(shmkit_segment_t *s, shmkit_segment_info_t *info)
     info->backend = SHMKIT_BACKEND_ANON;
     info->size = s->map_size;
     info->mode = 0600;
-    sk_info_from_header(sk_hdr(s), info);
+    struct sk_header_snap snap;
+    sk_header_validate(sk_hdr(s), s->map_size, s->name, &snap);
+    sk_info_from_header(&snap, info);
     info->nattach = -1;
     return 0;
 }

@@ -353,13 +353,13 @@ static int attach_fd(shmkit_segment_t *s, const shmkit_segment_opts_t *o,
             if (sk_header_ready(h))
                 break;
             if (h->magic != SK_MAGIC && ctime_age_ns(&st) > SK_FRESH_NS)
-                return sk_header_validate(h, mapped, s->name);
+                return sk_header_validate(h, mapped, s->name, NULL);
         }
         if (sk_now_ns(CLOCK_MONOTONIC) >= deadline) {
             if (mapped && sk_hdr(s)->magic != SK_MAGIC)
-                return sk_header_validate(sk_hdr(s), mapped, s->name);
+                return sk_header_validate(sk_hdr(s), mapped, s->name, NULL);
             if (size > 0 && size < SK_HEADER_SIZE)
-                return sk_header_validate(NULL, size, s->name);
+                return sk_header_validate(NULL, size, s->name, NULL);
             return sk_err(SHMKIT_E_NOT_READY, "open", s->name,
                           "its creator did not finish within %d ms; it may "
                           "have died while creating it (shmkit gc removes "
@@ -370,11 +370,11 @@ static int attach_fd(shmkit_segment_t *s, const shmkit_segment_opts_t *o,
         else
             sk_sleep_ns(1000000);
     }
-    struct sk_header *h = sk_hdr(s);
-    int r = sk_header_validate(h, mapped, s->name);
+    struct sk_header_snap h;
+    int r = sk_header_validate(sk_hdr(s), mapped, s->name, &h);
     if (r < 0)
         return r;
-    uint64_t total = h->total_size;
+    uint64_t total = h.total_size;
     if (total % sk_page_size())
         return sk_err(SHMKIT_E_CORRUPT, "open", s->name,
                       "size %llu is not a multiple of the page size",
@@ -385,8 +385,8 @@ static int attach_fd(shmkit_segment_t *s, const shmkit_segment_opts_t *o,
         s->map_size = total;
     }
     sk_dontfork(s);
-    s->kind = h->kind;
-    s->persistent = (h->flags & SK_F_PERSISTENT) != 0;
+    s->kind = h.kind;
+    s->persistent = (h.flags & SK_F_PERSISTENT) != 0;
     s->dev = (uint64_t)st.st_dev;
     s->ino = (uint64_t)st.st_ino;
     if ((r = sk_apply_mem_opts(s, o, 0)) < 0)
@@ -567,13 +567,14 @@ static int fill_from_fd(int fd, const struct stat *st, int own_slot,
         return 0;
     }
     /* The check reports into the thread's last error; keep the caller's. */
-    int chk = sk_header_validate(h, size, info->name);
+    struct sk_header_snap snap;
+    int chk = sk_header_validate(h, size, info->name, &snap);
     if (chk < 0) {
         info->check = chk;
         munmap(h, SK_HEADER_SIZE);
         return 0;
     }
-    sk_info_from_header(h, info);
+    sk_info_from_header(&snap, info);
     sk_liveness_fill(h, fd, own_slot, info);
     if (attached && info->nattach == 0)
         info->nattach = 1; /* read-only attachees hold the gate, no slot */

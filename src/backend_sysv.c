@@ -82,27 +82,28 @@ static int sysv_attach(shmkit_segment_t *s, const shmkit_segment_opts_t *o,
     uint64_t size = sk_round_up((uint64_t)ds.shm_segsz, sk_page_size());
     s->map_size = size;
     if (size < SK_HEADER_SIZE)
-        return sk_header_validate(NULL, size, s->name);
+        return sk_header_validate(NULL, size, s->name, NULL);
     struct sk_header *h = sk_hdr(s);
     while (!sk_header_ready(h)) {
         if (sk_now_ns(CLOCK_MONOTONIC) >= deadline) {
             if (h->magic != SK_MAGIC)
-                return sk_header_validate(h, size, s->name);
+                return sk_header_validate(h, size, s->name, NULL);
             return sk_err(SHMKIT_E_NOT_READY, "open", s->name,
                           "its creator did not finish within %d ms",
                           o->timeout_ms);
         }
         if (h->magic != SK_MAGIC &&
             (uint64_t)time(NULL) > (uint64_t)ds.shm_ctime + 2)
-            return sk_header_validate(h, size, s->name);
+            return sk_header_validate(h, size, s->name, NULL);
         sk_sleep_ns(1000000);
     }
-    int r = sk_header_validate(h, size, s->name);
+    struct sk_header_snap snap;
+    int r = sk_header_validate(h, size, s->name, &snap);
     if (r < 0)
         return r;
-    s->map_size = h->total_size;
-    s->kind = h->kind;
-    s->persistent = (h->flags & SK_F_PERSISTENT) != 0;
+    s->map_size = snap.total_size;
+    s->kind = snap.kind;
+    s->persistent = (snap.flags & SK_F_PERSISTENT) != 0;
     if ((r = sk_apply_mem_opts(s, o, 0)) < 0)
         return r;
     return sk_slot_claim(s, 0);
@@ -294,12 +295,14 @@ static int inspect_id(int id, shmkit_segment_info_t *info, int own_slot,
                       (uint64_t)time(NULL) > (uint64_t)ds.shm_ctime + 5;
         info->is_shmkit = info->stale;
     } else {
+        struct sk_header_snap snap;
         int chk = sk_header_validate(
-            h, sk_round_up((uint64_t)ds.shm_segsz, sk_page_size()), info->name);
+            h, sk_round_up((uint64_t)ds.shm_segsz, sk_page_size()), info->name,
+            &snap);
         if (chk < 0)
             info->check = chk;
         else {
-            sk_info_from_header(h, info);
+            sk_info_from_header(&snap, info);
             sk_liveness_fill(h, -1, own_slot, info);
             /* our own inspection attach is not an attachee */
             info->stale = !info->persistent && ds.shm_nattch == 0;

@@ -215,15 +215,23 @@ static int view_init(struct sk_chan_view *v, shmkit_segment_t *seg,
                       "it is a %s segment, not a channel; create channels with "
                       "'shmkit create NAME --kind queue|bus|latest'",
                       shmkit_kind_name(k));
-    if (dsz < SK_RING_OFFSET || ch->magic != SK_CHAN_MAGIC ||
-        ch->kind != (uint32_t)shmkit_segment_kind(seg))
+    if (dsz < SK_RING_OFFSET)
+        return sk_err(SHMKIT_E_CORRUPT, "open channel", name,
+                      "the segment is too small for a channel");
+    /* Read the configuration once (volatile: no second read by the
+     * compiler either) and use only these copies from here on. */
+    const volatile struct sk_chan *vc = ch;
+    uint64_t magic = vc->magic;
+    uint32_t ckind = vc->kind, cflags = vc->flags;
+    uint64_t cap = vc->capacity, off = vc->ring_offset;
+    uint32_t max_msg = vc->max_msg, nslots = vc->nslots;
+    uint32_t max_readers = vc->max_readers;
+    if (magic != SK_CHAN_MAGIC || ckind != (uint32_t)k)
         return sk_err(SHMKIT_E_CORRUPT, "open channel", name,
                       "the channel control block is missing or overwritten");
-    uint64_t cap = ch->capacity, off = ch->ring_offset;
-    uint32_t max_msg = ch->max_msg, nslots = ch->nslots;
     if (off != SK_RING_OFFSET)
         return sk_err(SHMKIT_E_CORRUPT, "open channel", name, "bad ring offset");
-    if (ch->kind == SHMKIT_KIND_LATEST) {
+    if (ckind == SHMKIT_KIND_LATEST) {
         if (nslots < 2 || nslots > 8 || cap == 0 || cap % 64 || cap > dsz ||
             off + nslots * latest_slot_bytes(cap) > dsz || max_msg > cap)
             return sk_err(SHMKIT_E_CORRUPT, "open channel", name,
@@ -231,7 +239,7 @@ static int view_init(struct sk_chan_view *v, shmkit_segment_t *seg,
     } else {
         if (cap < 4096 || (cap & (cap - 1)) || cap > dsz - off ||
             cap > (1ull << 30) ||
-            max_msg > cap / 2 - SK_REC_HDR || ch->max_readers > SHMKIT_MAX_READERS)
+            max_msg > cap / 2 - SK_REC_HDR || max_readers > SHMKIT_MAX_READERS)
             return sk_err(SHMKIT_E_CORRUPT, "open channel", name,
                           "ring capacity %llu / max message %u do not fit "
                           "the segment",
@@ -241,8 +249,9 @@ static int view_init(struct sk_chan_view *v, shmkit_segment_t *seg,
     v->ring = (unsigned char *)ch + off;
     v->cap = cap;
     v->mask = cap - 1;
-    v->kind = ch->kind;
-    v->flags = ch->flags;
+    v->kind = ckind;
+    v->flags = cflags;
+    v->max_readers = max_readers;
     v->max_msg = max_msg;
     v->nslots = nslots;
     v->slot = seg->slot;
@@ -398,10 +407,10 @@ int shmkit_reader_open(const char *name, const shmkit_endpoint_opts_t *o,
                     SK_ROLE_READER &&
                 sk_seg_slot_alive(seg, i) != 0)
                 n++;
-        if (n >= (int)ch->max_readers) {
+        if (n >= (int)rd->v.max_readers) {
             r = sk_err(SHMKIT_E_TABLE_FULL, "reader_open", name,
                        "the bus already has its %u readers; create it with "
-                       "a larger --max-readers", ch->max_readers);
+                       "a larger --max-readers", rd->v.max_readers);
             goto fail;
         }
     }
@@ -736,7 +745,7 @@ int shmkit_channel_stat(const char *name, shmkit_channel_stat_t *st)
     st->producer_deaths = atomic_load(&ch->producer_deaths);
     int32_t ws = atomic_load(&ch->writer_slot);
     if (ws >= 0 && ws < SHMKIT_MAX_ATTACH) {
-        st->writer_pid = atomic_load(&h->slots[ws].pid);
+        st->writer_pid = sk_slot_pid(atomic_load(&h->slots[ws].pid));
         st->writer_alive = sk_seg_slot_alive(seg, ws);
     }
     uint64_t qhead = atomic_load(&ch->qhead);
@@ -749,14 +758,14 @@ int shmkit_channel_stat(const char *name, shmkit_channel_stat_t *st)
         if (role == SK_ROLE_WRITER && ws < 0) {
             int alive = sk_seg_slot_alive(seg, i);
             if (!st->writer_pid || alive > 0) {
-                st->writer_pid = pid;
+                st->writer_pid = sk_slot_pid(pid);
                 st->writer_alive = alive;
             }
         }
         if (role != SK_ROLE_READER || st->nreaders >= SHMKIT_MAX_READERS)
             continue;
         shmkit_reader_stat_t *rs = &st->readers[st->nreaders++];
-        rs->pid = pid < 0 ? -pid : pid;
+        rs->pid = sk_slot_pid(pid);
         rs->alive = sk_seg_slot_alive(seg, i);
         rs->position = k == SHMKIT_KIND_QUEUE ? qhead : atomic_load(&ep->head);
         rs->lag = st->position > rs->position ? st->position - rs->position : 0;

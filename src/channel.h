@@ -185,7 +185,7 @@ struct sk_chan_view {
     struct sk_ep *ep;       /* ours */
     unsigned char *ring;
     uint64_t cap, mask;
-    uint32_t kind, flags, max_msg, nslots;
+    uint32_t kind, flags, max_msg, nslots, max_readers;
     int slot;
     shmkit_wait_t wait;
     uint32_t spin_us;

@@ -58,7 +58,9 @@ static void slot_fill(struct sk_slot *sl, uint32_t role)
 int sk_slot_claim(shmkit_segment_t *s, uint32_t role)
 {
     struct sk_header *h = sk_hdr(s);
-    uint32_t max = h->max_attach; /* validated at open */
+    uint32_t max = h->max_attach; /* validated at open, but read again: */
+    if (max > SHMKIT_MAX_ATTACH)
+        max = SHMKIT_MAX_ATTACH;
     if (s->readonly)
         return 0; /* a read-only mapping cannot write the table */
     for (uint32_t i = 0; i < max; i++) {
@@ -113,8 +115,9 @@ void sk_liveness_fill(const struct sk_header *h, int fd, int own_slot,
                                            memory_order_acquire);
         if (pid == 0)
             continue;
-        if (pid < 0)
-            pid = -pid; /* being claimed */
+        pid = sk_slot_pid(pid); /* negative: being claimed */
+        if (pid == 0)
+            continue;
         int alive;
         if ((int)i == own_slot)
             alive = 1;

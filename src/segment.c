@@ -209,14 +209,35 @@ int sk_header_ready(const struct sk_header *h)
                                 memory_order_acquire) == SK_READY_VALUE;
 }
 
-int sk_header_validate(const struct sk_header *h, uint64_t mapped,
-                       const char *name)
+int sk_header_validate(const struct sk_header *hp, uint64_t mapped,
+                       const char *name, struct sk_header_snap *snap)
 {
+    struct sk_header_snap local;
+    if (!snap)
+        snap = &local;
+    memset(snap, 0, sizeof *snap);
     if (mapped < SK_HEADER_SIZE)
         return sk_err(SHMKIT_E_TRUNCATED, "open", name,
                       "the object is %llu bytes, smaller than a shmkit header; "
                       "it is not a shmkit segment, or something shrank it",
                       (unsigned long long)mapped);
+    /* one read of each field (volatile: the compiler may not read again);
+     * from here on only the copy is used */
+    const volatile struct sk_header *vh = hp;
+    snap->magic = vh->magic;
+    snap->format_version = vh->format_version;
+    snap->abi = vh->abi;
+    snap->kind = vh->kind;
+    snap->flags = vh->flags;
+    snap->total_size = vh->total_size;
+    snap->data_offset = vh->data_offset;
+    snap->data_size = vh->data_size;
+    snap->max_attach = vh->max_attach;
+    snap->creator_pid = vh->creator_pid;
+    snap->creator_start = vh->creator_start;
+    snap->creator_pidns = vh->creator_pidns;
+    snap->created_unix_ns = vh->created_unix_ns;
+    const struct sk_header_snap *h = snap;
     if (h->magic != SK_MAGIC)
         return sk_err(SHMKIT_E_NOT_SHMKIT, "open", name,
                       "it was not created by shmkit; 'shmkit ls' shows its "
@@ -252,6 +273,10 @@ int sk_header_validate(const struct sk_header *h, uint64_t mapped,
     if (h->kind < SHMKIT_KIND_RAW || h->kind > SHMKIT_KIND_LATEST)
         return sk_err(SHMKIT_E_CORRUPT, "open", name,
                       "unknown kind %u; the header was overwritten", h->kind);
+    if (total % 4096)
+        return sk_err(SHMKIT_E_CORRUPT, "open", name,
+                      "size %llu is not a multiple of 4 KiB; the header was "
+                      "overwritten", (unsigned long long)total);
     return 0;
 }
 
@@ -567,7 +592,7 @@ shmkit_kind_t shmkit_segment_kind(const shmkit_segment_t *s)
 }
 
 /* Fills the header part of info from a validated header. */
-void sk_info_from_header(const struct sk_header *h, shmkit_segment_info_t *info)
+void sk_info_from_header(const struct sk_header_snap *h, shmkit_segment_info_t *info)
 {
     info->is_shmkit = 1;
     info->check = 0;
@@ -645,10 +670,9 @@ int sk_seg_slot_alive(shmkit_segment_t *s, int slot)
     int64_t pid = atomic_load_explicit(&sl->pid, memory_order_acquire);
     if (s->fd >= 0)
         return sk_lock_held(s->fd, SK_LOCK_SLOT0 + slot) > 0;
+    pid = sk_slot_pid(pid);
     if (pid == 0)
         return 0;
-    if (pid < 0)
-        pid = -pid;
     return sk_proc_alive(pid, sl->start_time, sl->pidns);
 }
 

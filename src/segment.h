@@ -123,6 +123,15 @@ static inline struct sk_header *sk_hdr(const shmkit_segment_t *s)
     return (struct sk_header *)s->base;
 }
 
+/* A slot's pid word as a pid: negative while being claimed; anything out
+ * of range (a stranger wrote it) is 0. */
+static inline int64_t sk_slot_pid(int64_t raw)
+{
+    if (raw < 0)
+        raw = raw == INT64_MIN ? 0 : -raw;
+    return raw > 0x7fffffff ? 0 : raw;
+}
+
 /* ---- parsed names ---- */
 struct sk_name {
     shmkit_backend_t backend;
@@ -136,8 +145,23 @@ struct sk_name {
 int sk_parse_name(const char *name, struct sk_name *out);
 
 /* ---- header helpers (segment.c) ---- */
+
+/* The header's fixed fields, copied out of shared memory once: validation
+ * and everything after it use the copy, so a peer rewriting the header
+ * between the check and the use (a double fetch) changes nothing. */
+struct sk_header_snap {
+    uint64_t magic;
+    uint32_t format_version, abi, kind, flags;
+    uint64_t total_size, data_offset, data_size;
+    uint32_t max_attach;
+    int64_t creator_pid;
+    uint64_t creator_start, creator_pidns, created_unix_ns;
+};
+/* Copies h into snap (may be NULL: a local copy), then checks the copy
+ * against the real size: 0 or a SHMKIT_E_* code with the last error set.
+ * h may be NULL when mapped < SK_HEADER_SIZE. */
 int sk_header_validate(const struct sk_header *h, uint64_t mapped,
-                       const char *name);
+                       const char *name, struct sk_header_snap *snap);
 void sk_header_init(struct sk_header *h, uint64_t total, uint32_t kind,
                     uint32_t flags);
 

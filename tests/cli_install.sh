@@ -4,6 +4,13 @@
 # package (find_package and pkg-config) and runs; the shared library exports
 # only shmkit_* symbols, and every function of the public header.
 . "$(dirname "$0")/cli_lib.sh"
+
+# A sanitizer build's libraries need the sanitizer runtime in every consumer:
+# installing them for outside use is not what such a build is for.
+if [ "${SHMKIT_SANITIZED:-0}" = 1 ]; then
+    echo "skip: sanitizer build"
+    exit 77
+fi
 cli_init
 [ -n "${SHMKIT_BUILD_DIR:-}" ] || fail "SHMKIT_BUILD_DIR is not set"
 [ -n "${SHMKIT_SOURCE_DIR:-}" ] || fail "SHMKIT_SOURCE_DIR is not set"
