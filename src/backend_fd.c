@@ -312,6 +312,7 @@ static int fd_create(const struct sk_name *nm, const shmkit_segment_opts_t *o,
     if ((r = sk_run_create_hook(s)) < 0)
         goto fail;
     sk_header_publish(h);
+    sk_share_mapping(s);
     *out = s;
     return 0;
 fail:
@@ -384,11 +385,12 @@ static int attach_fd(shmkit_segment_t *s, const shmkit_segment_opts_t *o,
         munmap((char *)s->base + total, mapped - total);
         s->map_size = total;
     }
+    s->dev = (uint64_t)st.st_dev;
+    s->ino = (uint64_t)st.st_ino;
+    sk_share_mapping(s);
     sk_dontfork(s);
     s->kind = h.kind;
     s->persistent = (h.flags & SK_F_PERSISTENT) != 0;
-    s->dev = (uint64_t)st.st_dev;
-    s->ino = (uint64_t)st.st_ino;
     if ((r = sk_apply_mem_opts(s, o, 0)) < 0)
         return r;
     return sk_slot_claim(s, 0);

@@ -392,6 +392,34 @@ static void reg_add(shmkit_segment_t *s)
     pthread_mutex_unlock(&reg_lock);
 }
 
+/*
+ * ThreadSanitizer builds only: endpoints of one process that open the same
+ * object share one mapping.  TSan tracks addresses, so with a mapping per
+ * endpoint it could not see a race on a ring between two threads; with one
+ * shared mapping the threaded stress tests let it check the rings.  Shared
+ * mappings are never unmapped (test processes are short-lived).
+ */
+void sk_share_mapping(shmkit_segment_t *s)
+{
+#if SK_SHARE_MAPPINGS
+    pthread_mutex_lock(&reg_lock);
+    for (shmkit_segment_t *o = reg_head; o; o = o->reg_next)
+        if (o != s && o->shareable && o->dev == s->dev && o->ino == s->ino &&
+            o->map_size == s->map_size && o->readonly == s->readonly &&
+            o->owner_pid == getpid()) {
+            munmap(s->base, s->map_size);
+            s->base = o->base;
+            s->shared_map = 1;
+            break;
+        }
+    /* published under the lock: others read our fields only after this */
+    s->shareable = 1;
+    pthread_mutex_unlock(&reg_lock);
+#else
+    (void)s;
+#endif
+}
+
 static void reg_remove(shmkit_segment_t *s)
 {
     pthread_mutex_lock(&reg_lock);
@@ -424,10 +452,16 @@ void sk_handle_free(shmkit_segment_t *s)
     if (!s)
         return;
     reg_remove(s);
+#if SK_SHARE_MAPPINGS
+    /* see sk_share_mapping(): mappings live until the process exits */
+    if (s->base && s->backend == SHMKIT_BACKEND_SYSV && !s->shared_map)
+        shmdt(s->base);
+#else
     if (s->base && s->backend == SHMKIT_BACKEND_SYSV)
         shmdt(s->base);
     else if (s->base)
         munmap(s->base, s->map_size);
+#endif
     if (s->fd >= 0)
         close(s->fd);
     free(s);

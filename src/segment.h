@@ -116,7 +116,21 @@ struct shmkit_segment {
     uint64_t dev, ino;  /* identity of the opened object                  */
     shmkit_segment_t *reg_next; /* registry of open handles (fork)      */
     int observer;       /* looks only: no gate lock, no slot, no unlink   */
+    int shared_map;     /* TSan builds: base belongs to another handle    */
+    int shareable;      /* TSan builds: fields published to the registry  */
 };
+
+#if defined(__SANITIZE_THREAD__)
+#define SK_SHARE_MAPPINGS 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SK_SHARE_MAPPINGS 1
+#endif
+#endif
+#ifndef SK_SHARE_MAPPINGS
+#define SK_SHARE_MAPPINGS 0
+#endif
+void sk_share_mapping(shmkit_segment_t *s);
 
 static inline struct sk_header *sk_hdr(const shmkit_segment_t *s)
 {

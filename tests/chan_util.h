@@ -723,8 +723,23 @@ static inline int cu_run_all(int threads, uint64_t n)
          .nread = 2, .nmsg = n, .slow = 1},
     };
     int fails = 0;
+    const char *only = getenv("SHMKIT_TEST_ONLY"); /* a label prefix */
     for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++)
-        fails += cu_run_scen(&sc[i], threads) != 0;
+        if (!only || !strncmp(sc[i].label, only, strlen(only))) {
+#if defined(__SANITIZE_THREAD__)
+            /* A lossy bus reader and a latest reader copy while the writer
+             * may overwrite, and find out afterwards (horizon, sequence
+             * word): a race by design, which TSan reports as one.  Under
+             * TSan only the ends that must never race are checked. */
+            if (sc[i].kind == SHMKIT_KIND_LATEST ||
+                (sc[i].kind == SHMKIT_KIND_BUS && !sc[i].reliable)) {
+                printf("%s: skipped under TSan (seqlock-style reads)\n",
+                       sc[i].label);
+                continue;
+            }
+#endif
+            fails += cu_run_scen(&sc[i], threads) != 0;
+        }
     return fails ? SKT_FAIL : SKT_PASS;
 }
 
