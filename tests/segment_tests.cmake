@@ -17,3 +17,4 @@ shmkit_c_test(test_seg_memfd_pass     test_seg_memfd_pass.c     "unit;multiproc"
 shmkit_c_test(test_seg_leak           test_seg_leak.c           "stress"              300)
 shmkit_c_test(test_seg_errors         test_seg_errors.c         "unit"                 60)
 shmkit_c_test(test_seg_sysv_limits    test_seg_sysv_limits.c    "unit"                 60)
+shmkit_c_test(test_seg_numa           test_seg_numa.c           "unit"                 60)
