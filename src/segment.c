@@ -482,21 +482,32 @@ static const struct sk_backend *backend_of(shmkit_backend_t b)
     return NULL;
 }
 
+/* What create and open share: the out pointer, the name, the options. */
+static int prepare(const char *what, const char *name,
+                   const shmkit_segment_opts_t *opts, shmkit_segment_t **out,
+                   struct sk_name *nm, shmkit_segment_opts_t *o)
+{
+    if (!out)
+        return sk_err(-EINVAL, what, name, "out must not be NULL");
+    *out = NULL;
+    int r = sk_parse_name(name, nm);
+    if (r < 0)
+        return r;
+    if (opts)
+        *o = *opts;
+    else
+        shmkit_segment_opts_init(o);
+    return 0;
+}
+
 int shmkit_segment_create(const char *name, const shmkit_segment_opts_t *opts,
                           shmkit_segment_t **out)
 {
     struct sk_name nm;
     shmkit_segment_opts_t o;
-    int r;
-    if (!out)
-        return sk_err(-EINVAL, "create", name, "out must not be NULL");
-    *out = NULL;
-    if ((r = sk_parse_name(name, &nm)) < 0)
+    int r = prepare("create", name, opts, out, &nm, &o);
+    if (r < 0)
         return r;
-    if (opts)
-        o = *opts;
-    else
-        shmkit_segment_opts_init(&o);
     if (o.size == 0)
         return sk_err(-EINVAL, "create", nm.canon,
                       "size must be at least 1 byte");
@@ -523,16 +534,9 @@ int shmkit_segment_open(const char *name, const shmkit_segment_opts_t *opts,
 {
     struct sk_name nm;
     shmkit_segment_opts_t o;
-    int r;
-    if (!out)
-        return sk_err(-EINVAL, "open", name, "out must not be NULL");
-    *out = NULL;
-    if ((r = sk_parse_name(name, &nm)) < 0)
+    int r = prepare("open", name, opts, out, &nm, &o);
+    if (r < 0)
         return r;
-    if (opts)
-        o = *opts;
-    else
-        shmkit_segment_opts_init(&o);
     if (o.timeout_ms < 0)
         o.timeout_ms = 0;
     r = backend_of(nm.backend)->open(&nm, &o, out);
