@@ -92,6 +92,10 @@ void cli_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Bad usage: "shmkit: error: CMD: ...", an optional hint, the usage line and
  * "try 'shmkit CMD --help'".  Returns CLI_EXIT_USAGE.
  */
+/* Exactly one NAME after the options (optind): 0 and *name, or a usage
+ * error's exit code. */
+int cli_one_name(const char *cmd, const char *usage, int argc, char **argv,
+                 const char **name);
 int cli_usage_error(const char *cmd, const char *usage, const char *hint,
                     const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

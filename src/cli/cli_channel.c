@@ -648,12 +648,9 @@ int cli_cmd_pub(int argc, char **argv)
         default: return cli_bad_option("pub", pub_usage, argv, c);
         }
     }
-    if (optind >= argc)
-        return cli_usage_error("pub", pub_usage, NULL, "missing NAME");
-    if (argc - optind > 1)
-        return cli_usage_error("pub", pub_usage, NULL,
-                               "unexpected argument '%s'", argv[optind + 1]);
-    name = argv[optind];
+    int rc_name = cli_one_name("pub", pub_usage, argc, argv, &name);
+    if (rc_name != 0)
+        return rc_name;
     if (chan_opts && !create)
         return cli_usage_error("pub", pub_usage,
                                "they describe the channel to create: add "
@@ -895,12 +892,9 @@ int cli_cmd_sub(int argc, char **argv)
         default: return cli_bad_option("sub", sub_usage, argv, c);
         }
     }
-    if (optind >= argc)
-        return cli_usage_error("sub", sub_usage, NULL, "missing NAME");
-    if (argc - optind > 1)
-        return cli_usage_error("sub", sub_usage, NULL,
-                               "unexpected argument '%s'", argv[optind + 1]);
-    name = argv[optind];
+    int rc_name = cli_one_name("sub", sub_usage, argc, argv, &name);
+    if (rc_name != 0)
+        return rc_name;
     cli_safe_copy(safe, sizeof safe, name);
 
     install_stop_handlers();

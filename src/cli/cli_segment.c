@@ -557,12 +557,9 @@ int cli_cmd_info(int argc, char **argv)
         default: return cli_bad_option("info", info_usage, argv, c);
         }
     }
-    if (optind >= argc)
-        return cli_usage_error("info", info_usage, NULL, "missing NAME");
-    if (argc - optind > 1)
-        return cli_usage_error("info", info_usage, NULL,
-                               "unexpected argument '%s'", argv[optind + 1]);
-    name = argv[optind];
+    int rc_name = cli_one_name("info", info_usage, argc, argv, &name);
+    if (rc_name != 0)
+        return rc_name;
 
     in = calloc(1, sizeof *in);
     if (in == NULL)
@@ -821,12 +818,9 @@ int cli_cmd_create(int argc, char **argv)
         default: return cli_bad_option("create", create_usage, argv, c);
         }
     }
-    if (optind >= argc)
-        return cli_usage_error("create", create_usage, NULL, "missing NAME");
-    if (argc - optind > 1)
-        return cli_usage_error("create", create_usage, NULL,
-                               "unexpected argument '%s'", argv[optind + 1]);
-    name = argv[optind];
+    int rc_name = cli_one_name("create", create_usage, argc, argv, &name);
+    if (rc_name != 0)
+        return rc_name;
     backend = cli_name_backend(name);
     if (backend == SHMKIT_BACKEND_MEMFD || backend == SHMKIT_BACKEND_ANON)
         return cli_usage_error("create", create_usage,

@@ -386,3 +386,15 @@ void cli_json_alive(cli_json_t *j, const char *key, int alive)
     else
         cli_json_bool(j, key, alive);
 }
+
+int cli_one_name(const char *cmd, const char *usage, int argc, char **argv,
+                 const char **name)
+{
+    if (optind >= argc)
+        return cli_usage_error(cmd, usage, NULL, "missing NAME");
+    if (argc - optind > 1)
+        return cli_usage_error(cmd, usage, NULL, "unexpected argument '%s'",
+                               argv[optind + 1]);
+    *name = argv[optind];
+    return 0;
+}
