@@ -403,6 +403,10 @@ typedef struct shmkit_endpoint_opts {
     int open_timeout_ms;     /**< wait this long for the channel to appear
                                   and be ready (default 1000)                */
     const shmkit_channel_opts_t *create; /**< writer: create if missing      */
+    int prefault;            /**< map every page of the channel at open
+                                  (default 1): otherwise the first lap of
+                                  the ring takes a page fault every 4 KiB,
+                                  tens of microseconds each on a VM        */
 } shmkit_endpoint_opts_t;
 
 SHMKIT_API void shmkit_endpoint_opts_init(shmkit_endpoint_opts_t *o);

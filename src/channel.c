@@ -53,6 +53,7 @@ void shmkit_endpoint_opts_init(shmkit_endpoint_opts_t *o)
     o->wait = SHMKIT_WAIT_ADAPTIVE;
     o->spin_us = 50;
     o->open_timeout_ms = 1000;
+    o->prefault = 1;
 }
 
 static uint64_t pow2_ceil(uint64_t v)
@@ -276,6 +277,7 @@ static int open_seg(const char *name, const shmkit_endpoint_opts_t *eo,
     shmkit_segment_opts_t so;
     shmkit_segment_opts_init(&so);
     so.timeout_ms = eo->open_timeout_ms;
+    so.prefault = eo->prefault;
     uint64_t deadline = sk_now_ns(CLOCK_MONOTONIC) +
                         (uint64_t)(eo->open_timeout_ms > 0 ? eo->open_timeout_ms : 0) *
                             1000000ull;
