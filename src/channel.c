@@ -488,7 +488,7 @@ int sk_chan_wait(struct sk_chan_view *v, struct sk_event *ev, sk_cond_fn cond,
         return (r = slow(ctx)) != 0 ? r : -ETIMEDOUT;
     /* blocking phase */
     for (;;) {
-        uint32_t key = sk_event_prepare(ev);
+        uint32_t key = sk_event_prepare(ev, v->wait == SHMKIT_WAIT_BLOCK);
         if ((r = cond(ctx)) != 0) {
             sk_event_cancel(ev);
             return r;

@@ -68,27 +68,44 @@ int sk_membarrier_init(void)
     return st > 0;
 }
 
+/* set when this thread just turned SK_EV_FENCE on without a membarrier */
+static _Thread_local int fence_transition;
+
 static void heavy_barrier(struct sk_event *e)
 {
     if (sk_membarrier_init() &&
         syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0)
         return;
     /* No membarrier here: make every notifier use a real fence from now on.
-     * The fetch_or is itself a full barrier on our side. */
-    atomic_fetch_or_explicit(&e->waiters, SK_EV_FENCE, memory_order_seq_cst);
+     * The fetch_or is itself a full barrier on our side.  A notifier that
+     * loaded `waiters` just before the flag appeared may have missed us
+     * this once: the next sleep is kept short (sk_event_wait). */
+    uint32_t prev = atomic_fetch_or_explicit(&e->waiters, SK_EV_FENCE,
+                                             memory_order_seq_cst);
     atomic_thread_fence(memory_order_seq_cst);
+    if (!(prev & SK_EV_FENCE))
+        fence_transition = 1;
 }
 
 /* ---- eventcount: channels (sleepers flag) ------------------------------- */
 
-uint32_t sk_event_prepare(struct sk_event *e)
+uint32_t sk_event_prepare(struct sk_event *e, int fenced)
 {
     /* acquire: pairs with the release increment in sk_event_notify_slow() */
     uint32_t key = atomic_load_explicit(&e->seq, memory_order_acquire);
-    atomic_fetch_or_explicit(&e->waiters, SK_EV_SLEEPERS, memory_order_seq_cst);
+    uint32_t prev = atomic_fetch_or_explicit(
+        &e->waiters, SK_EV_SLEEPERS | (fenced ? SK_EV_FENCE : 0),
+        memory_order_seq_cst);
     /* Dekker: our flag store before the caller's re-check of its condition
-     * (see sync.h). */
-    heavy_barrier(e);
+     * (see sync.h).  Once SK_EV_FENCE is in the word (and was before this
+     * call, so every notifier can see it), notifiers fence for real and our
+     * seq_cst RMW plus a fence is our half: no membarrier needed.  The call
+     * that sets it pays the membarrier once, which also covers a notifier
+     * that loaded `waiters` just before the flag appeared. */
+    if (prev & SK_EV_FENCE)
+        atomic_thread_fence(memory_order_seq_cst);
+    else
+        heavy_barrier(e);
     return key;
 }
 
@@ -99,6 +116,11 @@ void sk_event_cancel(struct sk_event *e)
 
 int sk_event_wait(struct sk_event *e, uint32_t key, int64_t timeout_ns)
 {
+    if (fence_transition) {
+        fence_transition = 0;
+        if (timeout_ns < 0 || timeout_ns > 1000000)
+            timeout_ns = 1000000;
+    }
     int r = sk_futex_wait(&e->seq, key, timeout_ns);
     return r == -EINTR ? 0 : r;
 }

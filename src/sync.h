@@ -24,7 +24,11 @@ struct sk_event {
 int sk_futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns);
 int sk_futex_wake(_Atomic uint32_t *addr, int n);
 
-uint32_t sk_event_prepare(struct sk_event *e);
+/* Announces a sleeper and runs the waiter's half of the barrier.  fenced:
+ * this waiter sleeps on every message (block mode); it asks notifiers to
+ * fence for real from now on, so that its later sleeps skip the membarrier
+ * (several microseconds on a VM, per sleep). */
+uint32_t sk_event_prepare(struct sk_event *e, int fenced);
 void sk_event_cancel(struct sk_event *e);
 int sk_event_wait(struct sk_event *e, uint32_t key, int64_t timeout_ns);
 int sk_event_notify_slow(struct sk_event *e, int all);

@@ -16,6 +16,13 @@
  *     consumer, and a latest.  Exit 0 = pass; SIGSYS = a syscall was made.
  *     A control child with a waiter registered must die by SIGSYS, which
  *     proves the filter works.
+ *  5. Channel ping-pong over two channels with sleeping waiters: block mode
+ *     (after its first sleep a block waiter asks notifiers to fence, and
+ *     skips the membarrier), adaptive mode with no spin (a membarrier per
+ *     sleep), and block mode with membarrier denied by seccomp (ENOSYS: the
+ *     fallback).  2000*scale rounds each; every message is checked, and a
+ *     round trip over 300 ms is a lost wake-up (a sleep is sliced at 1 s,
+ *     so a lost wake-up costs up to a second instead of hanging).
  */
 #include "chan_util.h"
 
@@ -361,6 +368,148 @@ static void nosyscall(void)
     }
 }
 
+/* ---- 5. channel wake-ups: block, adaptive, no membarrier --------------------- */
+
+struct cpp_cfg {
+    const char *what;
+    shmkit_kind_t kind;
+    int reliable;
+    shmkit_wait_t wait;
+    uint32_t spin_us;
+    int deny_membarrier;
+};
+static const struct cpp_cfg *cpp_cur;
+static char cpp_names[2][128];
+static uint64_t cpp_rounds;
+
+#ifdef CU_AUDIT_ARCH
+/* membarrier fails with ENOSYS, everything else is allowed */
+static int deny_membarrier(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CU_AUDIT_ARCH, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_membarrier, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof f[0]), f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        return -errno;
+    return 0;
+}
+#endif
+
+/* side 0 sends i on channel 0 and expects i back on channel 1 */
+static int cpp_child(void *arg)
+{
+    int side = (int)(intptr_t)arg;
+    const struct cpp_cfg *c = cpp_cur;
+    if (c->deny_membarrier) {
+#ifdef CU_AUDIT_ARCH
+        if (deny_membarrier() != 0)
+            return SKT_SKIP;
+        if (syscall(SYS_membarrier, 0, 0, 0) != -1 || errno != ENOSYS) {
+            fprintf(stderr, "the seccomp filter did not deny membarrier\n");
+            return SKT_FAIL;
+        }
+#else
+        return SKT_SKIP;
+#endif
+    }
+    shmkit_endpoint_opts_t eo;
+    cu_eo(&eo, c->wait);
+    eo.spin_us = c->spin_us;
+    shmkit_writer_t *w;
+    shmkit_reader_t *r;
+    CHECK_OK(shmkit_writer_open(cpp_names[side], &eo, &w));
+    CHECK_OK(shmkit_reader_open(cpp_names[!side], &eo, &r));
+    /* both readers have joined before the first message (a bus reader
+     * sees only what is written after it joined) */
+    for (int i = 0; i < 5000 && shmkit_writer_readers(w) < 1; i++)
+        cu_sleep_ns(1000000);
+    CHECKF(shmkit_writer_readers(w) == 1, "%s: the other side never joined",
+           c->what);
+    uint64_t worst = 0;
+    for (uint64_t i = 0; i < cpp_rounds; i++) {
+        uint64_t t0 = skt_now_ns(), got = ~i;
+        size_t n = 0;
+        if (side == 0)
+            CHECK_OK(shmkit_writer_send(w, &i, sizeof i, 5000000000ll));
+        int rc = shmkit_reader_recv(r, &got, sizeof got, &n, 5000000000ll);
+        CHECKF(rc == 0, "%s: side %d, round %llu: recv %d (%s)", c->what, side,
+               (unsigned long long)i, rc, shmkit_strerror(rc));
+        CHECKF(n == sizeof got && got == i, "%s: side %d, round %llu: got %llu",
+               c->what, side, (unsigned long long)i, (unsigned long long)got);
+        if (side == 1)
+            CHECK_OK(shmkit_writer_send(w, &i, sizeof i, 5000000000ll));
+        uint64_t dt = skt_now_ns() - t0;
+        if (dt > worst)
+            worst = dt;
+        CHECKF(dt < 300000000ull,
+               "%s: side %d, round %llu: the round trip took %.0f ms: a "
+               "wake-up was lost", c->what, side, (unsigned long long)i,
+               (double)dt / 1e6);
+    }
+    /* the other side must not see a closed channel before its last read */
+    shmkit_channel_stat_t cs;
+    for (int i = 0; i < 5000; i++) {
+        CHECK_OK(shmkit_channel_stat(cpp_names[side], &cs));
+        if (cs.messages == cpp_rounds && (side == 1 || i > 0))
+            break;
+        cu_sleep_ns(1000000);
+    }
+    CHECK_OK(shmkit_reader_close(r));
+    CHECK_OK(shmkit_writer_detach(w));
+    printf("  %s, side %d: worst round trip %.2f ms\n", c->what, side,
+           (double)worst / 1e6);
+    return SKT_PASS;
+}
+
+static void chan_wakeups(void)
+{
+    static const struct cpp_cfg cfgs[] = {
+        {"queue, block", SHMKIT_KIND_QUEUE, 0, SHMKIT_WAIT_BLOCK, 0, 0},
+        {"bus/reliable, block", SHMKIT_KIND_BUS, 1, SHMKIT_WAIT_BLOCK, 0, 0},
+        {"queue, adaptive without spin", SHMKIT_KIND_QUEUE, 0,
+         SHMKIT_WAIT_ADAPTIVE, 0, 0},
+        {"bus/lossy, adaptive without spin", SHMKIT_KIND_BUS, 0,
+         SHMKIT_WAIT_ADAPTIVE, 0, 0},
+        {"queue, block, membarrier denied", SHMKIT_KIND_QUEUE, 0,
+         SHMKIT_WAIT_BLOCK, 0, 1},
+        {"queue, adaptive, membarrier denied", SHMKIT_KIND_QUEUE, 0,
+         SHMKIT_WAIT_ADAPTIVE, 0, 1},
+    };
+    cpp_rounds = 2000ull * (uint64_t)skt_scale();
+    for (size_t k = 0; k < sizeof cfgs / sizeof cfgs[0]; k++) {
+        cpp_cur = &cfgs[k];
+        for (int i = 0; i < 2; i++) {
+            skt_name(cpp_names[i], sizeof cpp_names[i]);
+            cu_create(cpp_names[i], cfgs[k].kind, 65536, cfgs[k].reliable, 0, 0);
+        }
+        uint64_t t0 = skt_now_ns();
+        pid_t b = cu_spawn(cpp_child, (void *)(intptr_t)1);
+        pid_t a = cu_spawn(cpp_child, (void *)(intptr_t)0);
+        int sa = cu_reap_status(a), sb = cu_reap_status(b);
+        if (WIFEXITED(sa) && WEXITSTATUS(sa) == SKT_SKIP) {
+            printf("%s: skipped (seccomp filters are not available)\n",
+                   cfgs[k].what);
+        } else {
+            CHECKF(WIFEXITED(sa) && WEXITSTATUS(sa) == 0 && WIFEXITED(sb) &&
+                       WEXITSTATUS(sb) == 0,
+                   "%s: children exited 0x%x / 0x%x", cfgs[k].what, sa, sb);
+            printf("%s: %llu round trips, every wake-up arrived (%.0f ms): ok\n",
+                   cfgs[k].what, (unsigned long long)cpp_rounds,
+                   (double)(skt_now_ns() - t0) / 1e6);
+        }
+        for (int i = 0; i < 2; i++)
+            CHECK_OK(shmkit_segment_unlink(cpp_names[i]));
+    }
+}
+
 int main(void)
 {
     cu_init("test_sync_event", 120);
@@ -376,6 +525,7 @@ int main(void)
     notify_all(pp);
     pingpong(pp);
     nosyscall();
+    chan_wakeups();
 
     CHECK_OK(shmkit_segment_close(seg));
     return SKT_PASS;
