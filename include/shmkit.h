@@ -153,6 +153,9 @@ typedef struct shmkit_segment_opts {
     int timeout_ms;       /**< open: wait this long for ready (default 1000)    */
     uint32_t kind;        /**< shmkit_kind_t to stamp (create) / expect (open,
                                0 = any)                                          */
+    int owner_only;       /**< open (and create of an existing name): refuse an
+                               object another uid owns or created, with
+                               -EPERM; names are first come, first served     */
 } shmkit_segment_opts_t;
 
 /** Fills defaults: mode 0600, gid -1, reserve 1, numa_node -1, timeout 1000. */
@@ -403,6 +406,9 @@ typedef struct shmkit_endpoint_opts {
     int open_timeout_ms;     /**< wait this long for the channel to appear
                                   and be ready (default 1000)                */
     const shmkit_channel_opts_t *create; /**< writer: create if missing      */
+    int owner_only;          /**< refuse a channel another uid owns or
+                                  created (-EPERM); see
+                                  shmkit_segment_opts_t.owner_only         */
     int prefault;            /**< map every page of the channel at open
                                   (default 1): otherwise the first lap of
                                   the ring takes a page fault every 4 KiB,

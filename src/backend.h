@@ -41,5 +41,8 @@ int sk_sysv_inspect_id(int shmid, shmkit_segment_info_t *info);
 
 /* common hints */
 int sk_err_open(int code, const char *what, const char *name, const char *path);
+/* opts.owner_only: 0 when we (our effective uid) own and created the object,
+ * else -EPERM with an error that names the owner. */
+int sk_check_owner(const char *name, unsigned owner, unsigned creator);
 
 #endif

@@ -59,6 +59,19 @@ static int is_hugetlbfs(const char *path)
     return statfs(dir, &sf) == 0 && (unsigned long)sf.f_type == HUGETLBFS_MAGIC;
 }
 
+int sk_check_owner(const char *name, unsigned owner, unsigned creator)
+{
+    unsigned me = (unsigned)geteuid();
+    if (owner == me && creator == me)
+        return 0;
+    return sk_err(-EPERM, "open", name,
+                  "owner_only: the object is owned by uid %u (created by uid "
+                  "%u), not by you (uid %u); names are first come, first "
+                  "served, so another user may have taken this one first: "
+                  "remove it (as its owner or root) or pick another name",
+                  owner, creator, me);
+}
+
 int sk_err_open(int code, const char *what, const char *name, const char *path)
 {
     struct stat st;
@@ -476,6 +489,14 @@ static int fd_open(const struct sk_name *nm, const shmkit_segment_opts_t *o,
             if (sk_now_ns(CLOCK_MONOTONIC) >= deadline)
                 return sk_err_open(-ENOENT, "open", nm->canon, nm->path);
             continue;
+        }
+        /* a file has no separate creator: its owner is the one who made it
+         * (only root can give a file away) */
+        if (o->owner_only &&
+            (r = sk_check_owner(nm->canon, (unsigned)a.st_uid,
+                                (unsigned)a.st_uid)) < 0) {
+            sk_handle_free(s);
+            return r;
         }
         r = attach_fd(s, o, deadline);
         if (r < 0) {

@@ -79,6 +79,11 @@ static int sysv_attach(shmkit_segment_t *s, const shmkit_segment_opts_t *o,
         return sysv_err(-errno, "shmctl(IPC_STAT)", s->name);
     if (ds.shm_perm.mode & SHM_DEST)
         return sk_err_open(-ENOENT, "shmat", s->name, NULL);
+    int r;
+    if (o->owner_only &&
+        (r = sk_check_owner(s->name, (unsigned)ds.shm_perm.uid,
+                            (unsigned)ds.shm_perm.cuid)) < 0)
+        return r;
     uint64_t size = sk_round_up((uint64_t)ds.shm_segsz, sk_page_size());
     s->map_size = size;
     if (size < SK_HEADER_SIZE)
@@ -98,7 +103,7 @@ static int sysv_attach(shmkit_segment_t *s, const shmkit_segment_opts_t *o,
         sk_sleep_ns(1000000);
     }
     struct sk_header_snap snap;
-    int r = sk_header_validate(h, size, s->name, &snap);
+    r = sk_header_validate(h, size, s->name, &snap);
     if (r < 0)
         return r;
     s->map_size = snap.total_size;

@@ -278,6 +278,7 @@ static int open_seg(const char *name, const shmkit_endpoint_opts_t *eo,
     shmkit_segment_opts_init(&so);
     so.timeout_ms = eo->open_timeout_ms;
     so.prefault = eo->prefault;
+    so.owner_only = eo->owner_only;
     uint64_t deadline = sk_now_ns(CLOCK_MONOTONIC) +
                         (uint64_t)(eo->open_timeout_ms > 0 ? eo->open_timeout_ms : 0) *
                             1000000ull;

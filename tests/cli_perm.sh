@@ -62,6 +62,18 @@ expect_rc 1 "sysv info as a non-member" $NOBODY --clear-groups "$SHMKIT" info "s
 err_is_standard "sysv info as a non-member"
 err_has 'permission|EACCES' "sysv info as a non-member"
 
+# --owner-only: a channel name squatted by uid 65534 with mode 0666 is
+# refused by pub and sub (the uid is named), and accepted without it.
+N3=$(uname_unique skt_perm3)
+on_exit "rm -f /dev/shm/$N3"
+expect_rc 0 "create a squatted channel as uid 65534" $NOBODY --clear-groups "$SHMKIT" create "$N3" --kind queue --capacity 64K --mode 0666
+expect_rc 1 "pub --owner-only on a squatted name" "$SHMKIT" pub "$N3" --owner-only </dev/null
+err_has 'uid 65534' "pub --owner-only"
+expect_rc 1 "sub --owner-only on a squatted name" "$SHMKIT" sub "$N3" --owner-only
+err_has 'uid 65534' "sub --owner-only"
+expect_rc 0 "pub without --owner-only" "$SHMKIT" pub "$N3" </dev/null
+expect_rc 0 "rm the squatted channel" "$SHMKIT" rm "$N3"
+
 expect_rc 0 "rm all" "$SHMKIT" rm "$N" "$N2" "sysv:$KEY"
 [ ! -e "/dev/shm/$N" ] && [ ! -e "/dev/shm/$N2" ] || fail "rm left a posix segment"
 [ -z "$(shmid_of_key "$KEY")" ] || fail "rm left sysv:$KEY"

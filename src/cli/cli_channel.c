@@ -270,7 +270,7 @@ static const char pub_usage[] =
     "shmkit pub NAME [--create [--kind queue|bus|latest] [--capacity SIZE] "
     "[--reliable] [--max-msg SIZE] [--mode OCTAL]] [--wait-readers N] "
     "[--timeout SECONDS] [--lines] [--chunk SIZE] "
-    "[--wait spin|yield|block|adaptive]";
+    "[--wait spin|yield|block|adaptive] [--owner-only]";
 
 static void pub_help(void)
 {
@@ -278,7 +278,7 @@ static void pub_help(void)
           "                  [--capacity SIZE] [--reliable] [--max-msg SIZE]\n"
           "                  [--mode OCTAL]] [--wait-readers N]\n"
           "                  [--timeout SECONDS] [--lines] [--chunk SIZE]\n"
-          "                  [--wait spin|yield|block|adaptive]\n"
+          "                  [--wait spin|yield|block|adaptive] [--owner-only]\n"
           "\n"
           "Reads stdin until EOF and publishes it on the channel NAME, then\n"
           "closes the channel: subscribers drain what is left and exit 0.\n"
@@ -319,6 +319,8 @@ static void pub_help(void)
           "  -w, --wait MODE         how to wait for space: adaptive (default:\n"
           "                          spin briefly, then sleep), spin, yield,\n"
           "                          block\n"
+          "      --owner-only        refuse a channel that another user owns\n"
+          "                          or created (a name squatted first)\n"
           "  -h, --help              show this help\n"
           "\n"
           "examples:\n"
@@ -339,6 +341,7 @@ enum {
     OPT_MAX_MSG,
     OPT_MODE,
     OPT_WAIT_MODE,
+    OPT_OWNER_ONLY,
 };
 
 /* Reserves len bytes, waiting in slices for space; -EINTR on a stop. */
@@ -564,6 +567,7 @@ int cli_cmd_pub(int argc, char **argv)
         {"chunk", required_argument, NULL, 'c'},
         {"wait", required_argument, NULL, 'w'},
         {"wait-mode", required_argument, NULL, 'w'},
+        {"owner-only", no_argument, NULL, OPT_OWNER_ONLY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -575,7 +579,7 @@ int cli_cmd_pub(int argc, char **argv)
     uint64_t capacity = PUB_CAPACITY_DEFAULT, max_msg = 0, chunk = PUB_CHUNK_DEFAULT;
     uint64_t nreaders = 0, timeout_ms = 1000, t0;
     uint32_t mode = 0600;
-    int create = 0, lines = 0, reliable = 0, have_timeout = 0, have_capacity = 0;
+    int create = 0, owner_only = 0, lines = 0, reliable = 0, have_timeout = 0, have_capacity = 0;
     int chan_opts = 0, c, rc, ret;
     const char *name;
     size_t msg_max;
@@ -585,6 +589,7 @@ int cli_cmd_pub(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":r:t:lc:w:h", lopts, NULL)) != -1) {
         switch (c) {
         case OPT_CREATE: create = 1; break;
+        case OPT_OWNER_ONLY: owner_only = 1; break;
         case OPT_KIND:
             if (cli_parse_kind(optarg, &kind) < 0 || kind == SHMKIT_KIND_RAW)
                 return cli_usage_error("pub", pub_usage, NULL,
@@ -681,6 +686,7 @@ int cli_cmd_pub(int argc, char **argv)
     co.seg.persistent = 0;
     shmkit_endpoint_opts_init(&eo);
     eo.wait = wait;
+    eo.owner_only = owner_only;
     eo.open_timeout_ms = timeout_ms > INT32_MAX ? INT32_MAX : (int)timeout_ms;
     eo.create = create ? &co : NULL;
 
@@ -734,12 +740,13 @@ int cli_cmd_pub(int argc, char **argv)
 
 static const char sub_usage[] =
     "shmkit sub NAME [--wait SECONDS] [--count N] [--lines] "
-    "[--wait-mode spin|yield|block|adaptive]";
+    "[--wait-mode spin|yield|block|adaptive] [--owner-only]";
 
 static void sub_help(void)
 {
     fputs("usage: shmkit sub NAME [--wait SECONDS] [--count N] [--lines]\n"
           "                  [--wait-mode spin|yield|block|adaptive]\n"
+          "                  [--owner-only]\n"
           "\n"
           "Joins the channel NAME as a reader and writes every message to\n"
           "stdout, byte for byte, until the writer closes the channel and\n"
@@ -762,6 +769,8 @@ static void sub_help(void)
           "                       it has none)\n"
           "  -w, --wait-mode M    how to wait for messages: adaptive (default:\n"
           "                       spin briefly, then sleep), spin, yield, block\n"
+          "      --owner-only     refuse a channel that another user owns or\n"
+          "                       created (a name squatted first)\n"
           "  -h, --help           show this help\n"
           "\n"
           "examples:\n"
@@ -852,6 +861,7 @@ int cli_cmd_sub(int argc, char **argv)
         {"count", required_argument, NULL, 'n'},
         {"lines", no_argument, NULL, 'l'},
         {"wait-mode", required_argument, NULL, 'w'},
+        {"owner-only", no_argument, NULL, OPT_OWNER_ONLY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -862,6 +872,7 @@ int cli_cmd_sub(int argc, char **argv)
     struct sub_out out = {NULL, 0, 0, 0};
     uint64_t wait_ms = 1000, count = 0, got = 0, lost;
     int lines = 0, lossy = 0, c, rc, ret = CLI_EXIT_OK, peer_gone = 0;
+    int owner_only = 0;
     size_t max_msg = 0;
     const char *name;
     char safe[300];
@@ -882,6 +893,7 @@ int cli_cmd_sub(int argc, char **argv)
                                        "number", optarg);
             break;
         case 'l': lines = 1; break;
+        case OPT_OWNER_ONLY: owner_only = 1; break;
         case 'w':
             if (cli_parse_wait(optarg, &wait) < 0)
                 return cli_usage_error("sub", sub_usage, NULL,
@@ -900,6 +912,7 @@ int cli_cmd_sub(int argc, char **argv)
     install_stop_handlers();
     shmkit_endpoint_opts_init(&eo);
     eo.wait = wait;
+    eo.owner_only = owner_only;
     eo.open_timeout_ms = wait_ms > INT32_MAX ? INT32_MAX : (int)wait_ms;
     shmkit_clear_error();
     rc = shmkit_reader_open(name, &eo, &r);
