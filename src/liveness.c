@@ -46,6 +46,24 @@ int sk_lock_held(int fd, int64_t byte)
     return fl.l_type != F_UNLCK;
 }
 
+/* An attach slot's owner holds its byte exclusively.  A shared lock there
+ * is not an attachee: anyone who may only read the segment can take one
+ * (read locks need only read access), and would otherwise keep a dead
+ * writer "alive" forever.  Two locks cannot be both: a slot held shared
+ * cannot be claimed. */
+int sk_slot_lock_held(int fd, int slot)
+{
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = SK_LOCK_SLOT0 + slot;
+    fl.l_len = 1;
+    if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
+        return -errno;
+    return fl.l_type == F_WRLCK;
+}
+
 static void slot_fill(struct sk_slot *sl, uint32_t role)
 {
     uint64_t st = 0;
@@ -122,7 +140,7 @@ void sk_liveness_fill(const struct sk_header *h, int fd, int own_slot,
         if ((int)i == own_slot)
             alive = 1;
         else if (fd >= 0)
-            alive = sk_lock_held(fd, SK_LOCK_SLOT0 + i) > 0;
+            alive = sk_slot_lock_held(fd, (int)i) > 0;
         else
             alive = sk_proc_alive(pid, sl->start_time, sl->pidns);
         /* fd backends: a slot whose pid was not cleared but whose lock is

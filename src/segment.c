@@ -707,7 +707,7 @@ int sk_seg_slot_alive(shmkit_segment_t *s, int slot)
     struct sk_slot *sl = &h->slots[slot];
     int64_t pid = atomic_load_explicit(&sl->pid, memory_order_acquire);
     if (s->fd >= 0)
-        return sk_lock_held(s->fd, SK_LOCK_SLOT0 + slot) > 0;
+        return sk_slot_lock_held(s->fd, slot) > 0;
     pid = sk_slot_pid(pid);
     if (pid == 0)
         return 0;

@@ -192,6 +192,8 @@ void sk_sleep_ns(uint64_t ns);
 
 /* ---- OFD locks (liveness.c) ---- */
 int sk_lock(int fd, int64_t byte, int type); /* F_RDLCK/F_WRLCK/F_UNLCK; 0/-errno */
+/* 1 when attach slot `slot` is held exclusively (by its owner), else 0 */
+int sk_slot_lock_held(int fd, int slot);
 int sk_lock_held(int fd, int64_t byte);      /* 1 held by another, 0 free, <0 */
 int sk_slot_claim(shmkit_segment_t *s, uint32_t role); /* fd backends & sysv */
 void sk_slot_release(shmkit_segment_t *s);
