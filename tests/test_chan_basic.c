@@ -323,9 +323,12 @@ static void mp_wait_room(void)
 {
     skt_name(mpw_name, sizeof mpw_name);
     cu_create(mpw_name, SHMKIT_KIND_QUEUE, 4096, 0, 1, 0);
-    shmkit_writer_t *b;
+    /* static: the child forked below inherits them and ends by _exit, where
+     * a local could already be dead, and valgrind would call them leaked */
+    static shmkit_writer_t *b;
+    static shmkit_reader_t *c;
     CHECK_OK(shmkit_writer_open(mpw_name, NULL, &b));
-    shmkit_reader_t *c = open_reader(mpw_name);
+    c = open_reader(mpw_name);
     uint8_t msg[112], buf[256];
     size_t n;
     memset(msg, 0xbb, sizeof msg);
@@ -365,6 +368,11 @@ static char busy_name[128];
 static int busy_fd[2];
 static int busy_reader; /* child opens a reader (1) or a writer (0) */
 
+/* What busy_child opened.  It exits holding it on purpose (the next opener
+ * must get past a dead holder), so the handle stays reachable, not leaked. */
+static shmkit_reader_t *busy_child_r;
+static shmkit_writer_t *busy_child_w;
+
 /* Opens the role; exit 0 if it worked, 2 if BUSY, 1 otherwise. */
 static int busy_child(void *arg)
 {
@@ -372,13 +380,10 @@ static int busy_child(void *arg)
     shmkit_endpoint_opts_t eo;
     shmkit_endpoint_opts_init(&eo);
     int rc;
-    if (busy_reader) {
-        shmkit_reader_t *r;
-        rc = shmkit_reader_open(busy_name, &eo, &r);
-    } else {
-        shmkit_writer_t *w;
-        rc = shmkit_writer_open(busy_name, &eo, &w);
-    }
+    if (busy_reader)
+        rc = shmkit_reader_open(busy_name, &eo, &busy_child_r);
+    else
+        rc = shmkit_writer_open(busy_name, &eo, &busy_child_w);
     if (rc == SHMKIT_E_BUSY) {
         if (!skt_contains(shmkit_last_error(), "pid"))
             fprintf(stderr, "BUSY without the holder's pid: %s\n",

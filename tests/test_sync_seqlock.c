@@ -134,6 +134,7 @@ int main(void)
     int hang_checked = 0;
     for (int t = 0; t < trials; t++) {
         if (t > 0) {
+            uint64_t n0 = atomic_load(&sh->next);
             w = cu_spawn(writer_child, NULL);
             /* the new writer gets the seqlock going again */
             int rc = shmkit_seqlock_read(&sh->sl, buf, sh->val, sizeof buf,
@@ -141,6 +142,14 @@ int main(void)
             CHECKF(rc == 0, "trial %d: no consistent read within 2 s of a new "
                    "writer starting (%d)", t, rc);
             last = check_read(buf, last, "parent");
+            /* kill it in its loop, not while it starts up (which takes
+             * milliseconds under valgrind) */
+            uint64_t t0 = skt_now_ns();
+            while (atomic_load(&sh->next) == n0) {
+                CHECKF(skt_now_ns() - t0 < 2000000000ull,
+                       "trial %d: the new writer wrote nothing in 2 s", t);
+                cu_sleep_ns(100000);
+            }
         }
         cu_sleep_ns(cu_splitmix(&rng) % 20000000u);
         int st = cu_kill(w);

@@ -347,9 +347,20 @@ static inline int skt_count_shm_maps(void)
     return n;
 }
 
-/* 1 when built with a sanitizer (its allocator maps memory as it goes). */
+/* 1 when running under valgrind (its preload library is in LD_PRELOAD). */
+static inline int skt_under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload") != NULL;
+}
+
+/* 1 when built with a sanitizer (its allocator maps memory as it goes) or
+ * running under valgrind (which also serialises threads, slows everything
+ * 10-50 times and makes system calls of its own). */
 static inline int skt_sanitized(void)
 {
+    if (skt_under_valgrind())
+        return 1;
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
     return 1;
 #elif defined(__has_feature)
@@ -361,13 +372,6 @@ static inline int skt_sanitized(void)
 #else
     return 0;
 #endif
-}
-
-/* 1 when running under valgrind (its preload library is in LD_PRELOAD). */
-static inline int skt_under_valgrind(void)
-{
-    const char *p = getenv("LD_PRELOAD");
-    return p && strstr(p, "vgpreload") != NULL;
 }
 
 /* Restores the default action of sig, so that a child meant to die by it
