@@ -66,19 +66,80 @@ static int no_huge(const char *name)
                   "a non-root user also needs to be in vm.hugetlb_shm_group");
 }
 
+/*
+ * Removal without a lock.  SysV has no fd to lock, so a remover (gc, or the
+ * last closer of an owned segment) and an attacher meet in the header:
+ *
+ *   remover:  removing = 1; fence; IPC_STAT: nattch == itself? IPC_RMID
+ *                                               : removing = 0
+ *   attacher: shmat (nattch + 1); fence; removing? shmdt, wait, retry
+ *
+ * If the attach counts in the remover's nattch, the remover gives up;
+ * otherwise the shmat came after that IPC_STAT, so after the remover's
+ * store, and the attacher sees the flag and backs off.  Either way nobody
+ * ends up on a segment whose key is gone.  A remover that died holding the
+ * flag is outwaited: the flag is ignored once it has stood for
+ * SK_REMOVING_STALE_NS.
+ */
+#define SK_REMOVING_STALE_NS 100000000ull
+#define SK_E_REMOVING 1 /* sysv_attach: a remover holds the flag, retry */
+
+/* Tests only: called between the remover's nattch check and IPC_RMID, to
+ * widen the window the flag closes (tests/test_seg_gc_race.c). */
+void (*sk_test_remove_window)(void);
+
+/* The remover's half; s is attached (counted once in shm_nattch).  Returns
+ * 1 when the segment was removed. */
+static int remove_if_alone(int shmid, struct sk_header *h, int readonly)
+{
+    struct shmid_ds ds;
+    if (!h || readonly) { /* cannot raise the flag: the bare check */
+        if (shmctl(shmid, IPC_STAT, &ds) != 0 || ds.shm_nattch > (h ? 1u : 0u))
+            return 0;
+        if (sk_test_remove_window)
+            sk_test_remove_window();
+        return shmctl(shmid, IPC_RMID, NULL) == 0;
+    }
+    atomic_store_explicit(&h->removing, 1, memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (shmctl(shmid, IPC_STAT, &ds) == 0 && ds.shm_nattch <= 1) {
+        if (sk_test_remove_window)
+            sk_test_remove_window();
+        if (shmctl(shmid, IPC_RMID, NULL) == 0)
+            return 1;
+    }
+    atomic_store_explicit(&h->removing, 0, memory_order_release);
+    return 0;
+}
+
 /* Attaches shmid and validates; s->shmid set, s->base mapped. */
 static int sysv_attach(shmkit_segment_t *s, const shmkit_segment_opts_t *o,
                        uint64_t deadline)
 {
     struct shmid_ds ds;
     void *p = shmat(s->shmid, NULL, s->readonly ? SHM_RDONLY : 0);
-    if (p == (void *)-1)
-        return sysv_err(-errno, "shmat", s->name);
+    if (p == (void *)-1) {
+        int e = errno;
+        /* by key: removed between shmget and shmat */
+        if ((e == EINVAL || e == EIDRM) && !s->sysv_by_id)
+            return sk_err_open(-ENOENT, "shmat", s->name, NULL);
+        return sysv_err(-e, "shmat", s->name);
+    }
     s->base = p;
     if (shmctl(s->shmid, IPC_STAT, &ds) != 0)
         return sysv_err(-errno, "shmctl(IPC_STAT)", s->name);
     if (ds.shm_perm.mode & SHM_DEST)
         return sk_err_open(-ENOENT, "shmat", s->name, NULL);
+    if (ds.shm_segsz >= SK_HEADER_SIZE) {
+        atomic_thread_fence(memory_order_seq_cst); /* after our shmat */
+        if (atomic_load_explicit(&sk_hdr(s)->removing, memory_order_relaxed)) {
+            if (!s->removing_since)
+                s->removing_since = sk_now_ns(CLOCK_MONOTONIC);
+            if (sk_now_ns(CLOCK_MONOTONIC) - s->removing_since <
+                SK_REMOVING_STALE_NS)
+                return SK_E_REMOVING;
+        }
+    }
     int r;
     if (o->owner_only &&
         (r = sk_check_owner(s->name, (unsigned)ds.shm_perm.uid,
@@ -131,15 +192,34 @@ static int sysv_open(const struct sk_name *nm, const shmkit_segment_opts_t *o,
         return sk_err(-ENOMEM, "open", nm->canon, NULL);
     s->shmid = id;
     s->readonly = o->readonly != 0;
+    s->sysv_by_id = nm->sysv_by_id;
     uint64_t deadline = sk_now_ns(CLOCK_MONOTONIC) +
                         (uint64_t)o->timeout_ms * 1000000ull;
-    int r = sysv_attach(s, o, deadline);
-    if (r < 0) {
-        sk_handle_free(s);
-        return r;
+    for (;;) {
+        int r = sysv_attach(s, o, deadline);
+        if (r == SK_E_REMOVING) {
+            /* a remover is deciding: let it finish, then look up the key
+             * again (it may be gone, or the remover may have given up) */
+            uint64_t since = s->removing_since;
+            shmdt(s->base);
+            s->base = NULL;
+            sk_sleep_ns(200000);
+            if (!nm->sysv_by_id && (id = shmget(nm->sysv_key, 0, 0)) < 0) {
+                r = sysv_err(-errno, "shmget", nm->canon);
+                sk_handle_free(s);
+                return r;
+            }
+            s->shmid = id;
+            s->removing_since = since;
+            continue;
+        }
+        if (r < 0) {
+            sk_handle_free(s);
+            return r;
+        }
+        *out = s;
+        return 0;
     }
-    *out = s;
-    return 0;
 }
 
 static int sysv_create(const struct sk_name *nm, const shmkit_segment_opts_t *o,
@@ -234,8 +314,8 @@ static int sysv_close(shmkit_segment_t *s)
         munlock(s->base, s->map_size);
     /* Last attachee of an owned segment: nattch counts us too. */
     if (!s->persistent && !s->observer && shmctl(s->shmid, IPC_STAT, &ds) == 0 &&
-        ds.shm_nattch <= 1)
-        shmctl(s->shmid, IPC_RMID, NULL);
+        ds.shm_nattch <= 1 && s->base)
+        remove_if_alone(s->shmid, sk_hdr(s), s->readonly);
     sk_handle_free(s);
     return 0;
 }
@@ -352,12 +432,18 @@ int sk_sysv_gc_one(int shmid, int dry_run, shmkit_segment_info_t *info)
         return 0;
     if (dry_run)
         return 1;
-    /* Re-check right before removing: an attach since the first look shows
-     * in shm_nattch; an attach after IPC_RMID sees SHM_DEST and fails. */
+    /* Attach to raise the remover's flag (see remove_if_alone); where we
+     * may not, the bare re-check: an attach since the first look shows in
+     * shm_nattch, one after IPC_RMID sees SHM_DEST. */
+    void *p = shmat(shmid, NULL, 0);
+    if (p == (void *)-1)
+        return remove_if_alone(shmid, NULL, 1);
     struct shmid_ds ds;
-    if (shmctl(shmid, IPC_STAT, &ds) != 0 || ds.shm_nattch != 0)
-        return 0;
-    return shmctl(shmid, IPC_RMID, NULL) == 0;
+    int removed = 0;
+    if (shmctl(shmid, IPC_STAT, &ds) == 0 && ds.shm_segsz >= SK_HEADER_SIZE)
+        removed = remove_if_alone(shmid, p, 0);
+    shmdt(p);
+    return removed;
 }
 
 const struct sk_backend sk_backend_sysv = {

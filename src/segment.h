@@ -83,7 +83,10 @@ struct sk_header {
     uint8_t pad1[32];
     /* ready: line 2, stored last (release), loaded first (acquire) */
     _Atomic uint32_t ready;
-    uint32_t pad2[15];
+    /* sysv: a remover (gc, last closer) is between its shm_nattch check and
+     * IPC_RMID: attachers back off (backend_sysv.c).  0 in older segments. */
+    _Atomic uint32_t removing;
+    uint32_t pad2[14];
     uint8_t pad3[SK_CACHELINE * 5];
     /* attach table: offset 512 */
     struct sk_slot slots[SHMKIT_MAX_ATTACH];
@@ -105,6 +108,8 @@ struct shmkit_segment {
     char path[4096];    /* posix: "/name"; file: path; else ""             */
     int fd;             /* -1 for sysv/anon                                */
     int shmid;          /* sysv, else -1                                   */
+    int sysv_by_id;     /* sysv: opened as sysv:id=N, not by key           */
+    uint64_t removing_since; /* sysv open: first saw a remover's flag     */
     void *base;         /* mapping start (the header)                      */
     uint64_t map_size;
     int readonly;

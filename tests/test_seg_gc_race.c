@@ -1,7 +1,7 @@
 /*
  * test_seg_gc_race - gc never removes a segment that somebody attached.
  *
- * Each round: a child creates an owned posix segment and is SIGKILLed, so
+ * Each round: a child creates an owned segment and is SIGKILLed, so
  * the segment is stale.  Then, released together, one process attaches
  * (shmkit_segment_open) and the parent runs shmkit_gc().  Exactly one may
  * win:
@@ -9,7 +9,10 @@
  *    very object the opener holds (a token written through its handle is
  *    read back through a fresh open by name);
  *  - gc won: gc removed one segment and the open got -ENOENT.
- * At the end of each round nothing is left.  Runs in a private namespace.
+ * At the end of each round nothing is left.  1000*scale rounds on posix
+ * (OFD gate lock), then as many on sysv (the remover's flag in the header,
+ * checked by attachers after shmat).  Runs in a private mount + IPC
+ * namespace.
  */
 #include "test_util.h"
 
@@ -113,9 +116,27 @@ static int opener(void *p)
     }
 }
 
-static int body(void *arg)
+static int sysv; /* this pass uses sysv: names */
+
+/* libshmkit (linked statically): called by a sysv remover between its
+ * nattch check and IPC_RMID.  Widened to 200 us here, so that attaches land
+ * inside the window the remover's flag has to close. */
+extern void (*sk_test_remove_window)(void);
+static void remove_window(void)
 {
-    (void)arg;
+    spin_ns(200000);
+}
+
+static void next_name(void)
+{
+    if (sysv)
+        skt_sysv_name(sh->name, sizeof sh->name, NULL);
+    else
+        skt_name(sh->name, sizeof sh->name);
+}
+
+static int pass(const char *what)
+{
     int rounds = 1000 * skt_scale();
     int attach_won = 0, gc_won = 0;
     int modes[3] = {0, 0, 0};
@@ -137,7 +158,7 @@ static int body(void *arg)
     }
 
     for (int r = 0; r < rounds; r++) {
-        skt_name(sh->name, sizeof sh->name);
+        next_name();
         fflush(NULL);
         pid_t c = fork();
         CHECK(c >= 0);
@@ -208,14 +229,27 @@ static int body(void *arg)
     kill(op, SIGKILL);
     int st;
     skt_wait(op, &st);
-    printf("rounds %d (together %d, opener first %d, gc first %d): "
-           "attach won %d, gc won %d\n", rounds, modes[0], modes[1], modes[2],
-           attach_won, gc_won);
+    printf("%s: rounds %d (together %d, opener first %d, gc first %d): "
+           "attach won %d, gc won %d\n", what, rounds, modes[0], modes[1],
+           modes[2], attach_won, gc_won);
     CHECK(attach_won + gc_won == rounds);
     if (skt_count_dir("/dev/shm") != 0) {
         skt_dump_dir("/dev/shm");
         CHECKF(0, "/dev/shm not empty");
     }
+    munmap(sh, sizeof *sh);
+    return SKT_PASS;
+}
+
+static int body(void *arg)
+{
+    (void)arg;
+    sysv = 0;
+    pass("posix");
+    sysv = 1;
+    sk_test_remove_window = remove_window;
+    pass("sysv");
+    sk_test_remove_window = NULL;
     return SKT_PASS;
 }
 
