@@ -417,8 +417,11 @@ int shmkit_reader_open(const char *name, const shmkit_endpoint_opts_t *o,
             goto fail;
         }
     }
-    rd->msgs = atomic_load(&ep->r_msgs);
-    rd->lost = atomic_load(&ep->r_lost);
+    /* our own counts: the slot's last owner's are not ours */
+    rd->msgs = 0;
+    rd->lost = 0;
+    atomic_store_explicit(&ep->r_msgs, 0, memory_order_relaxed);
+    atomic_store_explicit(&ep->r_lost, 0, memory_order_relaxed);
     atomic_store_explicit(&ep->claim_pos, SK_CLAIM_IDLE, memory_order_relaxed);
     if (rd->v.kind == SHMKIT_KIND_LATEST) {
         rd->buf = malloc(rd->v.cap ? rd->v.cap : 1);

@@ -203,6 +203,7 @@ struct shmkit_writer {
     uint64_t seq;          /* bus/latest: next sequence number             */
     uint64_t msgs, bytes;  /* mirrors of our ep counters                   */
     uint32_t latest_slot;  /* latest: slot being written                   */
+    uint64_t last_evict_ns; /* bus: last look for dead readers holding us  */
 };
 
 struct shmkit_reader {

@@ -53,8 +53,6 @@ static inline int is_multi(const struct sk_chan_view *v)
 struct space_ctx {
     shmkit_writer_t *w;
     uint64_t need_end; /* position the claim would end at */
-    int evict;
-    uint64_t last_evict_ns;
 };
 
 static int space_cond(void *vctx)
@@ -70,10 +68,12 @@ static int space_slow(void *vctx)
     struct space_ctx *c = vctx;
     shmkit_writer_t *w = c->w;
     /* A dead reader must not hold the writer: look for dead ones (a
-     * syscall per reader, so only while we are stuck, every 100 ms). */
+     * syscall per reader, so only while we are stuck, at most every
+     * 100 ms).  The time is the writer's, not the call's: a writer that
+     * polls with short timeouts must evict as surely as one that waits. */
     uint64_t now = sk_now_ns(CLOCK_MONOTONIC);
-    if (w->v.kind == SHMKIT_KIND_BUS && now - c->last_evict_ns > 100000000ull) {
-        c->last_evict_ns = now;
+    if (w->v.kind == SHMKIT_KIND_BUS && now - w->last_evict_ns > 100000000ull) {
+        w->last_evict_ns = now;
         w->head_cache = sk_min_head(w, 1);
     }
     return (int64_t)(c->need_end - w->head_cache) <= (int64_t)w->v.cap;
@@ -81,9 +81,9 @@ static int space_slow(void *vctx)
 
 static int wait_space(shmkit_writer_t *w, uint64_t end, int64_t timeout_ns)
 {
-    struct space_ctx c = {w, end, 0, sk_now_ns(CLOCK_MONOTONIC)};
+    struct space_ctx c = {w, end};
     if (timeout_ns == 0) {
-        if (space_cond(&c))
+        if (space_cond(&c) || space_slow(&c))
             return 0;
         return -EAGAIN;
     }

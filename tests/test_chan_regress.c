@@ -1,0 +1,112 @@
+/*
+ * test_chan_regress - bugs the chaos soak (test_chan_crash, part 2) found.
+ *
+ *  1. A reliable bus writer that sends with short timeouts (0, 50 ms) must
+ *     evict a dead reader as surely as one that waits long: the time since
+ *     the last look for dead readers belongs to the writer, not to one call.
+ *     Before, every call restarted the 100 ms clock and a writer polling
+ *     with timeout 0 stayed stuck behind the dead reader for ever.
+ *  2. A new reader's shmkit_reader_lost() (and messages read) start at 0,
+ *     not at the count of the reader that used its attach slot before
+ *     (shmkit sub warned about losses it never had, and exited 3).
+ */
+#include "chan_util.h"
+
+static char name[128];
+static int joined[2];
+
+static int idle_reader(void *arg)
+{
+    (void)arg;
+    shmkit_reader_t *r;
+    CHECK_OK(shmkit_reader_open(name, NULL, &r));
+    cu_signal_fd(joined[1]);
+    for (;;)
+        pause(); /* killed here */
+}
+
+static void evict_with_short_timeouts(int64_t timeout_ns)
+{
+    skt_name(name, sizeof name);
+    cu_create(name, SHMKIT_KIND_BUS, 4096, 1, 0, 0);
+    shmkit_writer_t *w;
+    CHECK_OK(shmkit_writer_open(name, NULL, &w));
+    cu_pipe(joined);
+    pid_t rd = cu_spawn(idle_reader, NULL);
+    CHECK(cu_wait_fd(joined[0], 1, 10000) == 0);
+    char msg[256];
+    memset(msg, 0x5a, sizeof msg);
+    int sent = 0;
+    while (shmkit_writer_send(w, msg, sizeof msg, 0) == 0)
+        sent++; /* fill the ring up to the reader */
+    CHECKF(sent > 0 && sent < 100, "filled the ring with %d messages", sent);
+    int st = cu_kill(rd);
+    CHECK(WIFSIGNALED(st));
+    uint64_t t0 = skt_now_ns();
+    int rc = -1;
+    while (skt_now_ns() - t0 < 5000000000ull &&
+           (rc = shmkit_writer_send(w, msg, sizeof msg, timeout_ns)) != 0)
+        CHECKF(rc == -EAGAIN || rc == -ETIMEDOUT, "send: %d (%s)", rc,
+               shmkit_strerror(rc));
+    double ms = (double)(skt_now_ns() - t0) / 1e6;
+    CHECKF(rc == 0, "timeout %lld ms: the writer is still stuck behind the "
+           "dead reader after %.0f ms", (long long)(timeout_ns / 1000000), ms);
+    shmkit_channel_stat_t cs;
+    CHECK_OK(shmkit_channel_stat(name, &cs));
+    CHECKF(cs.evictions == 1, "%llu evictions counted",
+           (unsigned long long)cs.evictions);
+    CHECK_OK(shmkit_writer_close(w));
+    CHECK_OK(shmkit_segment_unlink(name));
+    close(joined[0]);
+    close(joined[1]);
+    printf("reliable bus, sends with timeout %lld ms: the dead reader is "
+           "evicted after %.0f ms: ok\n", (long long)(timeout_ns / 1000000), ms);
+}
+
+static void lost_starts_at_zero(void)
+{
+    skt_name(name, sizeof name);
+    cu_create(name, SHMKIT_KIND_BUS, 4096, 0, 0, 0); /* lossy */
+    shmkit_writer_t *w;
+    shmkit_reader_t *a, *b;
+    CHECK_OK(shmkit_writer_open(name, NULL, &w));
+    CHECK_OK(shmkit_reader_open(name, NULL, &a));
+    char msg[512], buf[1024];
+    size_t len;
+    memset(msg, 'x', sizeof msg);
+    for (int i = 0; i < 100; i++) /* laps reader a */
+        CHECK_OK(shmkit_writer_send(w, msg, sizeof msg, 0));
+    int rc = shmkit_reader_recv(a, buf, sizeof buf, &len, 0);
+    CHECKF(rc == SHMKIT_E_LOST, "the lapped reader got %d (%s)", rc,
+           shmkit_strerror(rc));
+    CHECK(shmkit_reader_lost(a) > 0);
+    CHECK_OK(shmkit_reader_close(a));
+    CHECK_OK(shmkit_reader_open(name, NULL, &b));
+    CHECKF(shmkit_reader_lost(b) == 0,
+           "a reader that has read nothing reports %llu lost (its slot's "
+           "last owner's count)", (unsigned long long)shmkit_reader_lost(b));
+    shmkit_channel_stat_t cs;
+    CHECK_OK(shmkit_channel_stat(name, &cs));
+    CHECK(cs.nreaders == 1);
+    CHECKF(cs.readers[0].lost == 0 && cs.readers[0].messages == 0,
+           "the new reader's counters in the segment: lost %llu, read %llu",
+           (unsigned long long)cs.readers[0].lost,
+           (unsigned long long)cs.readers[0].messages);
+    CHECK_OK(shmkit_writer_send(w, msg, 8, 0));
+    CHECK_OK(shmkit_reader_recv(b, buf, sizeof buf, &len, 0));
+    CHECK(shmkit_reader_lost(b) == 0);
+    CHECK_OK(shmkit_reader_close(b));
+    CHECK_OK(shmkit_writer_close(w));
+    CHECK_OK(shmkit_segment_unlink(name));
+    printf("a new reader in a reused slot starts at 0 lost, 0 read: ok\n");
+}
+
+int main(void)
+{
+    cu_init("test_chan_regress", 120);
+    evict_with_short_timeouts(0);
+    evict_with_short_timeouts(50000000ll);
+    evict_with_short_timeouts(1000000000ll);
+    lost_starts_at_zero();
+    return cu_result();
+}
