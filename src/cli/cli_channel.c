@@ -40,7 +40,10 @@
 #include "cli.h"
 
 #define SLICE_NS 100000000ll       /* longest single wait                  */
-#define PUB_CHUNK_DEFAULT (64u << 10)
+/* 256K: the kernel copies a file from the page cache faster in 256K reads
+ * than in 64K ones (1 GiB: ~80 ms against ~140 ms here); a pipe returns
+ * what it holds anyway */
+#define PUB_CHUNK_DEFAULT (256u << 10)
 #define PUB_CAPACITY_DEFAULT (4u << 20)
 #define PUB_LATEST_DEFAULT (64u << 10)
 #define SUB_BUF_MIN (1u << 20)     /* stdout buffer                         */
@@ -314,7 +317,7 @@ static void pub_help(void)
           "  -l, --lines             one message per line, newline included;\n"
           "                          a line longer than the largest message is\n"
           "                          an error\n"
-          "  -c, --chunk SIZE        largest raw message, default 64K (and at\n"
+          "  -c, --chunk SIZE        largest raw message, default 256K (and at\n"
           "                          most the channel's largest message)\n"
           "  -w, --wait MODE         how to wait for space: adaptive (default:\n"
           "                          spin briefly, then sleep), spin, yield,\n"
