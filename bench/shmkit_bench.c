@@ -667,6 +667,16 @@ int run_rtt(const mech_t *m, size_t size, int pay, int wait, const char *mode)
     int ok = 1;
     child_exit_clean = (m->flags & MECH_EXIT) != 0;
     for (int k = 0; k < reps && k < 16; k++) {
+        /* each repetition on fresh channels, as a separate run would be (a
+         * latest channel keeps the last run's value) */
+        if (k > 0) {
+            if (m->teardown)
+                m->teardown(&p);
+            if (setup_point(&p, m, size, pay, wait, 0, label) != 0) {
+                add_failure(label, "setting up a repetition failed");
+                return -1;
+            }
+        }
         v[6][k] = line_floor_now();
         ctl_reset(2);
         int timeout = 60 + (int)(n / 2000);
