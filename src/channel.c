@@ -120,7 +120,10 @@ static int chan_create_seg(const char *name, const shmkit_channel_opts_t *in,
                       "capacity must be between 1 byte and 1 GiB");
     if (o->kind == SHMKIT_KIND_LATEST) {
         c.cap = sk_round_up(o->capacity, 64);
-        c.nslots = 3;
+        /* More slots give a reader more time to copy a value before a fast
+         * writer comes round to its slot again (nslots - 1 commits): 8 for
+         * values up to 64 KiB, 4 above. */
+        c.nslots = c.cap <= 65536 ? 8 : 4;
         if (!o->max_msg || o->max_msg > c.cap)
             o->max_msg = (uint32_t)(c.cap > SK_W_LEN ? SK_W_LEN : c.cap);
     } else {

@@ -1,9 +1,9 @@
 /*
  * latest.c - one value, many readers, always the newest complete value.
  *
- * nslots (3) value slots, each with its own sequence word (odd while being
- * written), and `latest_cur` = (version << 8) | slot, published last with a
- * release store.  The writer always writes a slot other than the current
+ * nslots (8, or 4 above 64 KiB) value slots, each with its own sequence
+ * word (odd while being written), and `latest_cur` = (version << 8) | slot,
+ * published last with a release store.  The writer always writes a slot other than the current
  * one, so a writer killed mid-write leaves an odd slot that nobody points
  * to, and the previous value stays readable.  Readers copy the slot, then
  * check (acquire fence) that its sequence word did not move; if it did, the
@@ -96,16 +96,36 @@ int sk_latest_peek(shmkit_reader_t *r, const void **buf, size_t *len,
                    int64_t timeout_ns)
 {
     struct sk_chan_view *v = &r->v;
-    for (int tries = 0;; tries++) {
-        if (tries > 1000) /* only a hostile writer keeps us going round */
+    /* A writer that laps us while we copy makes us go round again.  While
+     * it publishes new versions that is only a fast writer (a value of a
+     * few bytes, rewritten every few tens of ns, can take many rounds to
+     * catch); rounds in which no new version appeared mean a writer that
+     * keeps a slot half-written: after 1000 of those, CORRUPT.  A finite
+     * timeout bounds the rounds too. */
+    uint64_t last_cur = UINT64_MAX, deadline = 0;
+    for (int stuck = 0, rounds = 0;; rounds++) {
+        if (stuck > 1000)
             return sk_err(SHMKIT_E_CORRUPT, "peek", shmkit_segment_name(v->seg),
                           "the value never reads consistently");
+        if (rounds && timeout_ns >= 0 && !(rounds & 63)) {
+            uint64_t now = sk_now_ns(CLOCK_MONOTONIC);
+            if (!deadline)
+                deadline = now + (uint64_t)timeout_ns;
+            else if (now >= deadline)
+                return timeout_ns ? -ETIMEDOUT : -EAGAIN;
+        }
         int c = sk_chan_wait(v, &v->ch->data_ev, newer_cond, newer_slow, r,
                              timeout_ns);
         if (c < 0)
             return c;
         /* acquire: pairs with the writer's release of latest_cur */
         uint64_t cur = atomic_load_explicit(&v->ch->latest_cur, memory_order_acquire);
+        if (cur >> 8 != last_cur) {
+            last_cur = cur >> 8;
+            stuck = 0;
+        } else {
+            stuck++;
+        }
         uint32_t k = (uint32_t)(cur & 0xff);
         if (k >= v->nslots)
             return sk_err(SHMKIT_E_CORRUPT, "peek", shmkit_segment_name(v->seg),
