@@ -1239,7 +1239,12 @@ static void print_targets(void)
             target_line(w, r->w_msgs_s / f1->w_msgs_s, 0.8, 0, "x");
         }
     }
-    /* faster than every peer at every size (p50 and p99.9), spin vs spin */
+    /* faster than every peer at every size (p50 and p99.9), spin vs spin.
+     * Each point is divided by the cache-line floor measured right before
+     * it: a hypervisor that moves the two vCPUs between the shmkit point
+     * and the peer's, minutes apart, changes every latency by up to 4x
+     * (seen here: a 431 ns floor, later 90 ns), and raw times would then
+     * compare the machine's placements, not the mechanisms. */
     int cmp = 0, won50 = 0, won999 = 0;
     char lost_to[512] = "";
     for (size_t i = 0; i < nresults; i++) {
@@ -1250,16 +1255,20 @@ static void print_targets(void)
         if (!me)
             continue;
         cmp++;
-        won50 += me->lat.p50 < r->lat.p50;
-        won999 += me->lat.p999 < r->lat.p999;
-        if (me->lat.p50 >= r->lat.p50 || me->lat.p999 >= r->lat.p999) {
+        double fm = me->line_p50 > 0 && r->line_p50 > 0 ? me->line_p50 : 1;
+        double fr = me->line_p50 > 0 && r->line_p50 > 0 ? r->line_p50 : 1;
+        int w50 = me->lat.p50 / fm < r->lat.p50 / fr;
+        int w999 = me->lat.p999 / fm < r->lat.p999 / fr;
+        won50 += w50;
+        won999 += w999;
+        if (!w50 || !w999) {
             size_t l = strlen(lost_to);
             snprintf(lost_to + l, sizeof lost_to - l, " %s@%zu", r->mech, r->size);
         }
     }
     if (cmp)
         printf("  %-62s %d/%d p50, %d/%d p99.9%s%s\n",
-               "queue spin RTT faster than the peers (points won)", won50, cmp, won999, cmp,
+               "queue spin RTT / floor below the peers' (points won)", won50, cmp, won999, cmp,
                lost_to[0] ? "; not faster:" : "", lost_to);
 }
 
