@@ -120,8 +120,11 @@ static int sysv_attach(shmkit_segment_t *s, const shmkit_segment_opts_t *o,
     void *p = shmat(s->shmid, NULL, s->readonly ? SHM_RDONLY : 0);
     if (p == (void *)-1) {
         int e = errno;
-        /* by key: removed between shmget and shmat */
-        if ((e == EINVAL || e == EIDRM) && !s->sysv_by_id)
+        /* by key: removed between shmget and shmat?  Only if the key no
+         * longer leads to this id (valgrind's shmat reports EACCES as
+         * EINVAL, for one) */
+        if ((e == EINVAL || e == EIDRM) && !s->sysv_by_id &&
+            shmget((key_t)s->sysv_key, 0, 0) != s->shmid)
             return sk_err_open(-ENOENT, "shmat", s->name, NULL);
         return sysv_err(-e, "shmat", s->name);
     }
@@ -193,6 +196,7 @@ static int sysv_open(const struct sk_name *nm, const shmkit_segment_opts_t *o,
     s->shmid = id;
     s->readonly = o->readonly != 0;
     s->sysv_by_id = nm->sysv_by_id;
+    s->sysv_key = nm->sysv_key;
     uint64_t deadline = sk_now_ns(CLOCK_MONOTONIC) +
                         (uint64_t)o->timeout_ms * 1000000ull;
     for (;;) {

@@ -109,6 +109,7 @@ struct shmkit_segment {
     int fd;             /* -1 for sysv/anon                                */
     int shmid;          /* sysv, else -1                                   */
     int sysv_by_id;     /* sysv: opened as sysv:id=N, not by key           */
+    int32_t sysv_key;   /* sysv: the key it was opened by                   */
     uint64_t removing_since; /* sysv open: first saw a remover's flag     */
     void *base;         /* mapping start (the header)                      */
     uint64_t map_size;
