@@ -25,6 +25,9 @@
 # makes system calls (futex) that a child under a seccomp filter must not
 # make (test_sync_event).  What glibc keeps is only "still reachable".
 # No --fair-sched: its lock is a futex too.
+# --vgdb=no: the gdbserver's /tmp/vgdb-pipe-shared-mem-vgdb-PID-by-USER-on-
+# HOST file, left by an earlier process with the same pid (as another
+# user), made valgrind abort in cli_perm's uid 65534 runs.
 set -u
 
 VG_ERROR_RC=99
@@ -37,7 +40,7 @@ vg_exec() {
         --errors-for-leak-kinds=definite,indirect \
         --trace-children=yes \
         '--trace-children-skip=/usr/*,/bin/*,/sbin/*,/lib/*,/lib64/*' \
-        --num-callers=30 --run-libc-freeres=no \
+        --num-callers=30 --run-libc-freeres=no --vgdb=no \
         "--log-file=$SHMKIT_VALGRIND_LOGDIR/%p.log" "$@"
 }
 
