@@ -71,11 +71,13 @@ static int space_slow(void *vctx)
      * syscall per reader, so only while we are stuck, at most every
      * 100 ms).  The time is the writer's, not the call's: a writer that
      * polls with short timeouts must evict as surely as one that waits. */
+    if (w->v.kind != SHMKIT_KIND_BUS)
+        return 0; /* a queue keeps its messages for the next consumer */
     uint64_t now = sk_now_ns(CLOCK_MONOTONIC);
-    if (w->v.kind == SHMKIT_KIND_BUS && now - w->last_evict_ns > 100000000ull) {
-        w->last_evict_ns = now;
-        w->head_cache = sk_min_head(w, 1);
-    }
+    if (now - w->last_evict_ns <= 100000000ull)
+        return 0; /* nothing new since space_cond() */
+    w->last_evict_ns = now;
+    w->head_cache = sk_min_head(w, 1);
     return (int64_t)(c->need_end - w->head_cache) <= (int64_t)w->v.cap;
 }
 
