@@ -229,7 +229,7 @@ int run_floors(void);
 double floor_line_p50(void);
 double line_floor_now(void); /* a short cache-line floor, p50 ns */
 double floor_line_p999(void);
-double ref_ring_rate(size_t slot);
+double ref_ring_rate(size_t slot, int handoff);
 
 /* mech_kernel.c */
 extern const mech_t mech_pipe, mech_unix, mech_mq;

@@ -611,25 +611,6 @@ uint64_t sk_min_head(shmkit_writer_t *w, int evict)
 
 /* ---- public endpoint calls --------------------------------------------- */
 
-int shmkit_writer_reserve(shmkit_writer_t *w, size_t len, void **buf,
-                          int64_t timeout_ns)
-{
-    if (len > w->v.max_msg)
-        return sk_err(-EMSGSIZE, "reserve", shmkit_segment_name(w->v.seg),
-                      "message of %zu bytes; this channel takes at most %u",
-                      len, w->v.max_msg);
-    if (w->v.kind == SHMKIT_KIND_LATEST)
-        return sk_latest_reserve(w, len, buf);
-    return sk_ring_reserve(w, len, buf, timeout_ns);
-}
-
-int shmkit_writer_commit(shmkit_writer_t *w, size_t len)
-{
-    if (w->v.kind == SHMKIT_KIND_LATEST)
-        return sk_latest_commit(w, len);
-    return sk_ring_commit(w, len);
-}
-
 static int writer_free(shmkit_writer_t *w, int end_stream)
 {
     struct sk_chan_view *v = &w->v;
@@ -671,21 +652,6 @@ int shmkit_writer_close(shmkit_writer_t *w)
 int shmkit_writer_detach(shmkit_writer_t *w)
 {
     return w ? writer_free(w, 0) : 0;
-}
-
-int shmkit_reader_peek(shmkit_reader_t *r, const void **buf, size_t *len,
-                       int64_t timeout_ns)
-{
-    if (r->v.kind == SHMKIT_KIND_LATEST)
-        return sk_latest_peek(r, buf, len, timeout_ns);
-    return sk_ring_peek(r, buf, len, timeout_ns);
-}
-
-int shmkit_reader_release(shmkit_reader_t *r)
-{
-    if (r->v.kind == SHMKIT_KIND_LATEST)
-        return 0;
-    return sk_ring_release(r);
 }
 
 uint64_t shmkit_reader_lost(const shmkit_reader_t *r)

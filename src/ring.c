@@ -295,29 +295,75 @@ void sk_writer_recover(shmkit_writer_t *w)
     sk_publish_tail(v->ch, pos, seq);
 }
 
-/* Copying send.  Fast path (single writer, no wrap, room known): one memcpy
- * into the ring and the commit, all inlined; everything else goes the
- * general way. */
+/* The writer's fast path, shared by reserve and send: a single writer, no
+ * open reservation, no wrap, and room known from the cached head (a lossy
+ * bus never waits).  Returns the record's offset in the ring, or -1 for the
+ * general way.  Everything here is process-private except the horizon. */
+static inline int64_t reserve_fast(shmkit_writer_t *w, size_t len)
+{
+    struct sk_chan_view *v = &w->v;
+    if (__builtin_expect(v->kind == SHMKIT_KIND_LATEST || is_multi(v) ||
+                             w->res_pos != UINT64_MAX || len > v->max_msg,
+                         0))
+        return -1;
+    uint64_t size = sk_rec_size(len), pos = w->pos;
+    uint64_t off = pos & v->mask, end = pos + size;
+    if (__builtin_expect(off + size > v->cap, 0))
+        return -1;
+    if (is_lossy(v))
+        publish_horizon(w, end);
+    else if ((int64_t)(end - w->head_cache) > (int64_t)v->cap)
+        return -1;
+    return (int64_t)off;
+}
+
+int shmkit_writer_reserve(shmkit_writer_t *w, size_t len, void **buf,
+                          int64_t timeout_ns)
+{
+    struct sk_chan_view *v = &w->v;
+    int64_t off = reserve_fast(w, len);
+    if (__builtin_expect(off >= 0, 1)) {
+        w->res_pos = w->pos;
+        w->res_len = sk_rec_size(len);
+        w->res_bytes = len;
+        *buf = v->ring + off + SK_REC_HDR;
+        return 0;
+    }
+    if (len > v->max_msg)
+        return sk_err(-EMSGSIZE, "reserve", shmkit_segment_name(v->seg),
+                      "message of %zu bytes; this channel takes at most %u",
+                      len, v->max_msg);
+    if (v->kind == SHMKIT_KIND_LATEST)
+        return sk_latest_reserve(w, len, buf);
+    return sk_ring_reserve(w, len, buf, timeout_ns);
+}
+
+int shmkit_writer_commit(shmkit_writer_t *w, size_t len)
+{
+    struct sk_chan_view *v = &w->v;
+    if (__builtin_expect(v->kind != SHMKIT_KIND_LATEST && !is_multi(v) &&
+                             w->res_pos != UINT64_MAX && len <= w->res_bytes,
+                         1)) {
+        commit_sp(w, w->res_pos, len, sk_rec_size(len));
+        return 0;
+    }
+    if (v->kind == SHMKIT_KIND_LATEST)
+        return sk_latest_commit(w, len);
+    return sk_ring_commit(w, len);
+}
+
+/* Copying send: the fast path is one memcpy into the ring and the commit,
+ * all inlined; everything else goes the general way. */
 int shmkit_writer_send(shmkit_writer_t *w, const void *buf, size_t len,
                        int64_t timeout_ns)
 {
     struct sk_chan_view *v = &w->v;
-    if (__builtin_expect(v->kind != SHMKIT_KIND_LATEST && !is_multi(v) &&
-                             w->res_pos == UINT64_MAX && len <= v->max_msg,
-                         1)) {
-        uint64_t size = sk_rec_size(len), pos = w->pos;
-        uint64_t off = pos & v->mask, end = pos + size;
-        if (__builtin_expect(off + size <= v->cap, 1)) {
-            if (is_lossy(v))
-                publish_horizon(w, end);
-            else if ((int64_t)(end - w->head_cache) > (int64_t)v->cap)
-                goto general;
-            memcpy(v->ring + off + SK_REC_HDR, buf, len);
-            commit_sp(w, pos, len, size);
-            return 0;
-        }
+    int64_t off = reserve_fast(w, len);
+    if (__builtin_expect(off >= 0, 1)) {
+        memcpy(v->ring + off + SK_REC_HDR, buf, len);
+        commit_sp(w, w->pos, len, sk_rec_size(len));
+        return 0;
     }
-general:;
     void *p;
     int r = shmkit_writer_reserve(w, len, &p, timeout_ns);
     if (r < 0)
@@ -653,8 +699,60 @@ int sk_ring_release(shmkit_reader_t *r)
     return release_impl(r);
 }
 
-/* Copying receive.  Fast path: the next record is complete, plain, in
- * sequence and fits: copy it out and release, all inlined. */
+/* The reader's fast path, shared by peek and recv: the next record is
+ * complete, plain, within bounds and (bus) in sequence.  Returns its length
+ * and leaves its offset in *off, or -1 for the general way (waiting, pads,
+ * gaps, anything a stranger may have broken), which checks it all again. */
+static inline int64_t peek_fast(shmkit_reader_t *r, uint64_t *off)
+{
+    struct sk_chan_view *v = &r->v;
+    if (__builtin_expect(v->kind == SHMKIT_KIND_LATEST || r->lost_pending, 0))
+        return -1;
+    uint64_t pos = r->pos, o = pos & v->mask;
+    /* acquire: pairs with the writer's release of the word */
+    uint64_t w = atomic_load_explicit(word_at(v, pos), memory_order_acquire);
+    uint32_t l = (uint32_t)(w & SK_W_LEN);
+    if (!sk_word_tag_ok(w, pos) || (w & SK_W_PAD) || l > v->max_msg ||
+        o + SK_REC_HDR + l > v->cap)
+        return -1;
+    if (v->kind == SHMKIT_KIND_BUS) {
+        uint64_t seq;
+        memcpy(&seq, v->ring + o + 8, 8);
+        if (r->have_seq && seq != r->next_seq)
+            return -1; /* a gap: let the general way account for it */
+        r->next_seq = seq;
+        r->have_seq = 1;
+    }
+    r->peek_pos = pos;
+    r->peek_size = sk_rec_size(l);
+    *off = o;
+    return l;
+}
+
+int shmkit_reader_peek(shmkit_reader_t *r, const void **buf, size_t *len,
+                       int64_t timeout_ns)
+{
+    uint64_t off;
+    int64_t l = peek_fast(r, &off);
+    if (__builtin_expect(l >= 0, 1)) {
+        *buf = r->v.ring + off + SK_REC_HDR;
+        *len = (size_t)l;
+        return 0;
+    }
+    if (r->v.kind == SHMKIT_KIND_LATEST)
+        return sk_latest_peek(r, buf, len, timeout_ns);
+    return sk_ring_peek(r, buf, len, timeout_ns);
+}
+
+int shmkit_reader_release(shmkit_reader_t *r)
+{
+    if (r->v.kind == SHMKIT_KIND_LATEST)
+        return 0;
+    return sk_ring_release(r);
+}
+
+/* Copying receive: the fast path copies the next record out and releases
+ * it, all inlined. */
 int shmkit_reader_recv(shmkit_reader_t *r, void *buf, size_t cap, size_t *len,
                        int64_t timeout_ns)
 {
@@ -662,31 +760,22 @@ int shmkit_reader_recv(shmkit_reader_t *r, void *buf, size_t cap, size_t *len,
     const void *p;
     size_t n;
     int rc;
-    if (__builtin_expect(v->kind != SHMKIT_KIND_LATEST && !r->peek_size, 1)) {
-        uint64_t pos = r->pos, off = pos & v->mask;
-        /* acquire: pairs with the writer's release of the word */
-        uint64_t w = atomic_load_explicit(word_at(v, pos), memory_order_acquire);
-        uint32_t l = (uint32_t)(w & SK_W_LEN);
-        if (sk_word_tag_ok(w, pos) && !(w & SK_W_PAD) && l <= v->max_msg &&
-            off + SK_REC_HDR + l <= v->cap && l <= cap) {
-            const unsigned char *rec = v->ring + off;
-            if (v->kind == SHMKIT_KIND_BUS) {
-                uint64_t seq;
-                memcpy(&seq, rec + 8, 8);
-                if (r->have_seq && seq != r->next_seq)
-                    goto general; /* a gap: let peek account for it */
-                r->next_seq = seq;
-                r->have_seq = 1;
-            }
-            memcpy(buf, rec + SK_REC_HDR, l);
+    if (__builtin_expect(!r->peek_size, 1)) {
+        uint64_t off, next_seq = r->next_seq;
+        int have_seq = r->have_seq;
+        int64_t l = peek_fast(r, &off);
+        if (l >= 0 && (size_t)l <= cap) {
+            memcpy(buf, v->ring + off + SK_REC_HDR, (size_t)l);
             if (len)
-                *len = l;
-            r->peek_pos = pos;
-            r->peek_size = sk_rec_size(l);
+                *len = (size_t)l;
             return release_impl(r);
         }
+        if (l >= 0) { /* too big for buf: undo, the general way says so */
+            r->peek_size = 0;
+            r->next_seq = next_seq;
+            r->have_seq = have_seq;
+        }
     }
-general:
     rc = shmkit_reader_peek(r, &p, &n, timeout_ns);
     if (rc < 0)
         return rc;
