@@ -151,8 +151,8 @@ static int roudi_start(char *why, size_t n)
     roudi_failed = 1;
     if (access(IOX_ROUDI_PATH, X_OK) < 0) {
         snprintf(roudi_why, sizeof roudi_why,
-                 "%s not found; install iceoryx's RouDi (Debian: iceoryx-introspection "
-                 "or libiceoryx-posh-roudi + iox-roudi)",
+                 "%s not found; install iceoryx's RouDi daemon (Debian: "
+                 "apt-get install iceoryx), then re-run cmake",
                  IOX_ROUDI_PATH);
         snprintf(why, n, "%s", roudi_why);
         return 1;
