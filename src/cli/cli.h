@@ -132,6 +132,7 @@ const char *cli_alive_word(int alive);
 uint64_t cli_now_ns(void);
 /* Sleeps ms milliseconds (returns early on a signal). */
 void cli_sleep_ms(unsigned ms);
+void cli_sleep_us(unsigned us);
 
 /* ---- JSON output (util.c) ---------------------------------------------- */
 

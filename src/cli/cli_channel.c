@@ -44,7 +44,11 @@
  * than in 64K ones (1 GiB: ~80 ms against ~140 ms here); a pipe returns
  * what it holds anyway */
 #define PUB_CHUNK_DEFAULT (256u << 10)
-#define PUB_CAPACITY_DEFAULT (4u << 20)
+/* 1M: a ring that stays in the CPU's caches moves a stream fastest (a file
+ * through pub | sub: ~85 ms per GiB here, against ~110 ms with 4M, whose
+ * pages are written back to memory and prefaulted at open); a queue or a
+ * reliable bus holds pub back instead of losing what does not fit. */
+#define PUB_CAPACITY_DEFAULT (1u << 20)
 #define PUB_LATEST_DEFAULT (64u << 10)
 #define SUB_BUF_MIN (1u << 20)     /* stdout buffer                         */
 #define SUB_DIRECT_MIN (16u << 10) /* messages this large bypass the buffer */
@@ -302,7 +306,7 @@ static void pub_help(void)
           "                          every subscriber are gone.  An existing\n"
           "                          channel is just opened.\n"
           "      --kind K            queue (default), bus or latest (--create)\n"
-          "      --capacity SIZE     ring bytes (--create), default 4M; latest:\n"
+          "      --capacity SIZE     ring bytes (--create), default 1M; latest:\n"
           "                          the largest value, default 64K\n"
           "      --reliable          bus: wait for the slowest reader instead\n"
           "                          of overwriting (--create)\n"
@@ -703,7 +707,9 @@ int cli_cmd_pub(int argc, char **argv)
     if (chunk > msg_max)
         chunk = msg_max;
 
-    /* Wait for the readers to join, polling every millisecond. */
+    /* Wait for the readers to join: poll every 50 us at first, backing off
+     * to every millisecond (a reader that joins at once costs no sleep). */
+    unsigned poll_us = 50;
     while (nreaders > 0 && !g_stop) {
         int n = shmkit_writer_readers(w);
         if (n >= 0 && (uint64_t)n >= nreaders)
@@ -720,7 +726,9 @@ int cli_cmd_pub(int argc, char **argv)
             shmkit_writer_close(w);
             return CLI_EXIT_TIMEOUT;
         }
-        cli_sleep_ms(1);
+        cli_sleep_us(poll_us);
+        if (poll_us < 1000)
+            poll_us *= 2;
     }
 
     if (lines)

@@ -182,10 +182,15 @@ uint64_t cli_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+void cli_sleep_us(unsigned us)
+{
+    struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000L};
+    nanosleep(&ts, NULL);
+}
+
 void cli_sleep_ms(unsigned ms)
 {
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    cli_sleep_us(ms * 1000u);
 }
 
 /* ---- JSON -------------------------------------------------------------- */
