@@ -66,6 +66,7 @@ typedef struct bench_cfg {
     int ncpu;            /* CPUs this process may run on                     */
     int cpus[64];        /* their numbers                                    */
     long rounds;         /* timed round trips per point                      */
+    long big_rounds;     /* ... per 1 MiB point (--big-rounds)               */
     long warmup;         /* untimed round trips first                        */
     double seconds;      /* throughput duration per point                    */
     double idle_seconds; /* idle-reader CPU measurement                      */
