@@ -187,7 +187,7 @@ void register_cleanup(void (*fn)(void));
 
 /* ---- results ----------------------------------------------------------------- */
 
-enum { R_RTT, R_TPUT, R_BW, R_FANOUT, R_SLOW, R_IDLE };
+enum { R_RTT, R_TPUT, R_BW, R_FANOUT, R_SLOW, R_IDLE, R_STALL };
 
 typedef struct lat_stats {
     double p50, p90, p99, p999, max, mean;

@@ -394,6 +394,11 @@ static void print_header(int type)
         printf("%-34s %-8s %8s %10s %8s\n", "idle blocked reader", "wait",
                "seconds", "CPU ms", "CPU %");
         break;
+    case R_STALL:
+        printf("%-34s %-8s %8s %9s %8s %8s %9s %8s\n", "the machine's own stalls",
+               "cpu", "seconds", "stalls/s", "p50 us", "p99 us", "max us",
+               "CPU %");
+        break;
     }
 }
 
@@ -456,6 +461,11 @@ static void print_result(const result_t *r)
     case R_IDLE:
         printf("%-34s %-8s %8.1f %10.2f %8.3f  %s\n", label, r->mode, r->seconds,
                r->cpu_ms, r->cpu_pct, r->note);
+        break;
+    case R_STALL:
+        printf("%-34s %-8s %8.2f %9.0f %8.1f %8.1f %9.1f %8.2f  %s\n", label, r->mode,
+               r->seconds, r->msgs_s, r->lat.p50 / 1e3, r->lat.p99 / 1e3,
+               r->lat.max / 1e3, r->cpu_pct, r->note);
         break;
     }
     fflush(stdout);
@@ -908,13 +918,13 @@ static int write_json(const char *path)
     fprintf(f, ", \"online_cpus\": %ld, \"usable_cpus\": %d},\n",
             sysconf(_SC_NPROCESSORS_ONLN), cfg.ncpu);
     fprintf(f, "  \"cpus\": {\"a\": %d, \"b\": %d},\n", cfg.cpu[0], cfg.cpu[1]);
-    fprintf(f, "  \"quick\": %s, \"rounds\": %ld, \"warmup\": %ld, \"seconds\": %.3f, "
-               "\"repeat\": %d, \"timer\": \"%s\",\n",
-            cfg.quick ? "true" : "false", cfg.rounds, cfg.warmup, cfg.seconds,
+    fprintf(f, "  \"quick\": %s, \"rounds\": %ld, \"big_rounds\": %ld, \"warmup\": %ld, "
+               "\"seconds\": %.3f, \"repeat\": %d, \"timer\": \"%s\",\n",
+            cfg.quick ? "true" : "false", cfg.rounds, cfg.big_rounds, cfg.warmup, cfg.seconds,
             cfg.repeat, bench_use_tsc ? "tsc" : "clock_monotonic");
     fprintf(f, "  \"results\": [");
     static const char *types[] = {"rtt", "throughput", "bandwidth", "fanout",
-                                  "slow_reader", "idle_cpu"};
+                                  "slow_reader", "idle_cpu", "cpu_stalls"};
     for (size_t i = 0; i < nresults; i++) {
         const result_t *r = &results[i];
         fprintf(f, "%s\n    {\"type\": \"%s\", \"group\": ", i ? "," : "", types[r->type]);
@@ -961,6 +971,13 @@ static int write_json(const char *path)
         case R_IDLE:
             fprintf(f, ", \"seconds\": %.2f, \"cpu_ms\": %.3f, \"cpu_percent\": %.4f",
                     r->seconds, r->cpu_ms, r->cpu_pct);
+            break;
+        case R_STALL:
+            fprintf(f, ", \"seconds\": %.3f, \"stalls\": %ld, \"stalls_per_s\": %.1f, "
+                       "\"p50_ns\": %.1f, \"p99_ns\": %.1f, \"max_ns\": %.1f, "
+                       "\"cpu_percent_lost\": %.3f",
+                    r->seconds, r->lat.n, r->msgs_s, r->lat.p50, r->lat.p99,
+                    r->lat.max, r->cpu_pct);
             break;
         }
         if (r->note[0]) {
@@ -1196,6 +1213,19 @@ static void print_targets(void)
             target_line("queue spin 64 B RTT p99.9 / cache-line floor p99.9 (start)",
                         q->lat.p999 / line_p999, 3, 1, "x");
     }
+    /* what decides a p99.9 on this machine: see run_stalls() in floors.c */
+    double stall_rate = 0, stall_p50 = 0;
+    for (size_t i = 0; i < nresults; i++)
+        if (results[i].type == R_STALL) {
+            stall_rate += results[i].msgs_s;
+            if (results[i].lat.p50 > stall_p50)
+                stall_p50 = results[i].lat.p50;
+        }
+    if (stall_rate > 0)
+        printf("  note: the two CPUs stall %.0f times a second (p50 %.1f us): a round "
+               "trip\n        longer than ~%.0f ns is hit more than 0.1%% of the time, "
+               "and its p99.9 is such a stall\n",
+               stall_rate, stall_p50 / 1e3, 0.001 / stall_rate * 1e9);
     const result_t *t64 = find_result(R_TPUT, "shmkit", "queue", "spin", "copy", 64);
     if (t64 && ref64_rate > 0)
         target_line("queue one-way 64 B / reference ring", t64->msgs_s / ref64_rate, 0.5, 0,
@@ -1306,7 +1336,8 @@ static void usage(FILE *f)
           "                     first two CPUs this process may use)\n"
           "  --only PAT[,PAT]   only points whose label contains a PAT; labels look\n"
           "                     like rtt:shmkit:queue:spin:copy:64, tput:kernel:pipe:-:copy:65536,\n"
-          "                     fanout:bus lossy:4, slow:bus reliable, idle:block\n"
+          "                     fanout:bus lossy:4, slow:bus reliable, idle:block,\n"
+          "                     stall:floor:cpu\n"
           "  --no-peers         skip iceoryx, ZeroMQ and Boost\n"
           "  -h, --help         this help\n"
           "\n"
