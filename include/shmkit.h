@@ -410,9 +410,10 @@ typedef struct shmkit_endpoint_opts {
                                   created (-EPERM); see
                                   shmkit_segment_opts_t.owner_only         */
     int prefault;            /**< map every page of the channel at open
-                                  (default 1): otherwise the first lap of
-                                  the ring takes a page fault every 4 KiB,
-                                  tens of microseconds each on a VM        */
+                                  and read each once (default 1): otherwise
+                                  the first lap of the ring pays a page
+                                  fault and a first touch every 4 KiB, tens
+                                  of microseconds each on a VM             */
 } shmkit_endpoint_opts_t;
 
 SHMKIT_API void shmkit_endpoint_opts_init(shmkit_endpoint_opts_t *o);
