@@ -203,6 +203,8 @@ typedef struct result {
     size_t size;
     lat_stats_t lat;
     double line_p50;           /* cache-line floor measured next to it     */
+    double futex_p50;          /* block: futex floor measured next to it   */
+    double ref_adj;            /* throughput: reference ring next to it    */
     double msgs_s, gb_s;       /* throughput (reader side)                  */
     double w_msgs_s;           /* writer's rate                             */
     uint64_t lost;
@@ -231,6 +233,8 @@ double floor_line_p50(void);
 double line_floor_now(void); /* a short cache-line floor, p50 ns */
 double floor_line_p999(void);
 double ref_ring_rate(size_t slot, int handoff);
+double ref_ring_now(size_t slot, int handoff); /* short, not a result   */
+double futex_floor_now(void);                  /* short, p50 ns          */
 
 /* mech_kernel.c */
 extern const mech_t mech_pipe, mech_unix, mech_mq;

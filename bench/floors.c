@@ -370,6 +370,7 @@ struct ref_ring {
 static struct ref_ring *RR;
 static size_t rr_slot;
 static int rr_handoff;
+static double rr_seconds;
 
 /* Inlined with a constant slot size, so the copies are the compiler's best
  * (a 64-byte copy is a few vector moves, not a call).  handoff: only the
@@ -386,7 +387,7 @@ static inline __attribute__((always_inline)) int ring_run(int side, size_t slot,
     bench_barrier(2);
     if (side == 0) {
         uint64_t tail = 0, head_cache = 0, t0 = now_ns();
-        uint64_t end = t0 + (uint64_t)(cfg.seconds * 1e9);
+        uint64_t end = t0 + (uint64_t)(rr_seconds * 1e9);
         unsigned every = slot >= 4096 ? 1 : 256;
         atomic_store(&ctl->t_start, t0);
         for (;;) {
@@ -439,6 +440,29 @@ static int ring_child(int side, void *arg)
     return rr_handoff ? ring_run(side, 65536, 1) : ring_run(side, 65536, 0);
 }
 
+/* Runs the ring for `seconds`; its reader's rate, or -1 (ctl->why says
+ * why).  *w_rate: the writer's. */
+static double ring_measure(size_t slot, int handoff, double seconds, double *w_rate)
+{
+    RR = shared_map(sizeof *RR + RING_BYTES);
+    if (!RR) {
+        snprintf(ctl->why, sizeof ctl->why, "mmap: %s", strerror(errno));
+        return -1;
+    }
+    rr_slot = slot;
+    rr_handoff = handoff;
+    rr_seconds = seconds;
+    ctl_reset(2);
+    int rc = run_children(2, 1, ring_child, NULL, 60 + (int)(seconds * 4));
+    munmap(RR, sizeof *RR + RING_BYTES);
+    if (rc < 0)
+        return -1;
+    double dt = (double)(ctl->t_end - ctl->t_start) / 1e9;
+    if (w_rate)
+        *w_rate = (double)ctl->sent / ((double)(ctl->w_end - ctl->t_start) / 1e9);
+    return dt > 0 ? (double)ctl->received / dt : 0;
+}
+
 double ref_ring_rate(size_t slot, int handoff)
 {
     if (slot != 64 && slot != 65536)
@@ -448,15 +472,8 @@ double ref_ring_rate(size_t slot, int handoff)
              handoff ? "hand-off" : "copy", slot);
     if (!want(label))
         return 0;
-    RR = shared_map(sizeof *RR + RING_BYTES);
-    if (!RR)
-        return 0;
-    rr_slot = slot;
-    rr_handoff = handoff;
-    ctl_reset(2);
-    int rc = run_children(2, 1, ring_child, NULL, 60 + (int)(cfg.seconds * 4));
-    munmap(RR, sizeof *RR + RING_BYTES);
-    if (rc < 0) {
+    double w = 0, rate = ring_measure(slot, handoff, cfg.seconds, &w);
+    if (rate < 0) {
         add_failure(label, ctl->why);
         return -1;
     }
@@ -468,15 +485,49 @@ double ref_ring_rate(size_t slot, int handoff)
     snprintf(r.mode, sizeof r.mode, "spin");
     snprintf(r.variant, sizeof r.variant, "%s", handoff ? "hand-off" : "copy");
     r.size = slot;
-    double dt = (double)(ctl->t_end - ctl->t_start) / 1e9;
-    r.msgs_s = (double)ctl->received / dt;
+    r.msgs_s = rate;
     r.gb_s = r.msgs_s * (double)slot / 1e9;
-    r.w_msgs_s = (double)ctl->sent / ((double)(ctl->w_end - ctl->t_start) / 1e9);
-    r.seconds = dt;
+    r.w_msgs_s = w;
+    r.seconds = (double)(ctl->t_end - ctl->t_start) / 1e9;
     snprintf(r.note, sizeof r.note, "%u slots of %zu B", (unsigned)(RING_BYTES / slot),
              slot);
     add_result(&r);
     return r.msgs_s;
+}
+
+/* The reference ring again, briefly (0.3 s), right before a throughput
+ * point of 64 B or 64 KiB, for the same reason as line_floor_now(): a
+ * rate is compared with the ring on the same placement of the vCPUs.
+ * hand-off: the ring's 64 KiB hand-off.  Returns msgs/s, or 0. */
+double ref_ring_now(size_t slot, int handoff)
+{
+    if (slot != 64 && slot != 65536)
+        return 0;
+    double secs = cfg.seconds < 0.3 ? cfg.seconds : 0.3;
+    double rate = ring_measure(slot, slot == 64 ? 0 : handoff, secs, NULL);
+    return rate > 0 ? rate : 0;
+}
+
+/* The futex floor again, briefly (200 + 2000 round trips, 40-120 ms),
+ * right before a blocking round-trip point.  Returns its p50 in ns, or 0. */
+double futex_floor_now(void)
+{
+    struct fx_dir *f = shared_map(4096);
+    if (!f)
+        return 0;
+    FX = f;
+    fx_spin = 0;
+    fl_warm = 200;
+    fl_n = cfg.rounds < 2000 ? cfg.rounds : 2000;
+    ctl_reset(2);
+    int rc = run_children(2, 1, fx_child, NULL, 30);
+    munmap(f, 4096);
+    FX = NULL;
+    if (rc < 0)
+        return 0;
+    lat_stats_t st;
+    bench_stats(ctl->lat, fl_n, &st);
+    return st.p50;
 }
 
 /*
