@@ -327,6 +327,9 @@ int sk_prefault(void *addr, uint64_t len, int writable)
             return -errno;
         populated = 0;
     }
+    if (SK_SHARE_MAPPINGS)
+        return 0; /* TSan builds: another thread may be writing these bytes
+                     through the same mapping; the touch only saves time */
     uint64_t ps = sk_page_size();
     unsigned char *p = addr;
     for (uint64_t off = 0; off < len; off += ps) {
