@@ -508,6 +508,20 @@ double ref_ring_now(size_t slot, int handoff)
     return rate > 0 ? rate : 0;
 }
 
+/* A short floor run (warm + at most n round trips; ctl->lat holds
+ * cfg.rounds): its p50 in ns, or 0 when it failed. */
+static double short_floor_p50(int (*fn)(int, void *), long warm, long n)
+{
+    fl_warm = warm;
+    fl_n = cfg.rounds < n ? cfg.rounds : n;
+    ctl_reset(2);
+    if (run_children(2, 1, fn, NULL, 30) < 0)
+        return 0;
+    lat_stats_t st;
+    bench_stats(ctl->lat, fl_n, &st);
+    return st.p50;
+}
+
 /* The futex floor again, briefly (200 + 2000 round trips, 40-120 ms),
  * right before a blocking round-trip point.  Returns its p50 in ns, or 0. */
 double futex_floor_now(void)
@@ -517,17 +531,10 @@ double futex_floor_now(void)
         return 0;
     FX = f;
     fx_spin = 0;
-    fl_warm = 200;
-    fl_n = cfg.rounds < 2000 ? cfg.rounds : 2000;
-    ctl_reset(2);
-    int rc = run_children(2, 1, fx_child, NULL, 30);
+    double p50 = short_floor_p50(fx_child, 200, 2000);
     munmap(f, 4096);
     FX = NULL;
-    if (rc < 0)
-        return 0;
-    lat_stats_t st;
-    bench_stats(ctl->lat, fl_n, &st);
-    return st.p50;
+    return p50;
 }
 
 /*
@@ -543,16 +550,9 @@ double line_floor_now(void)
     if (!l)
         return 0;
     L1 = l;
-    fl_warm = 1000;
-    fl_n = cfg.rounds < 10000 ? cfg.rounds : 10000; /* ctl->lat holds cfg.rounds */
-    ctl_reset(2);
-    int rc = run_children(2, 1, line_child, NULL, 30);
+    double p50 = short_floor_p50(line_child, 1000, 10000);
     munmap(l, 4096);
-    if (rc < 0)
-        return 0;
-    lat_stats_t st;
-    bench_stats(ctl->lat, fl_n, &st);
-    return st.p50;
+    return p50;
 }
 
 /* ---- all floors ------------------------------------------------------------------ */
