@@ -180,6 +180,24 @@ int shmkit_channel_create(const char *name, const shmkit_channel_opts_t *o)
  * frees its role, a dead producer's open claim becomes padding, and a dead
  * bus reader stops counting for space.
  */
+/* Does a live producer other than us announce a claim over pos?  Then a
+ * dead one's claim there lost the race for it (or was never won), and the
+ * space is the live one's to fill. */
+static int live_claim_over(struct sk_chan_view *v, uint64_t pos)
+{
+    for (int i = 0; i < SHMKIT_MAX_ATTACH; i++) {
+        if (i == v->slot)
+            continue;
+        struct sk_ep *ep = &v->eps[i];
+        uint64_t cp = atomic_load_explicit(&ep->claim_pos, memory_order_acquire);
+        uint64_t ce = atomic_load_explicit(&ep->claim_end, memory_order_relaxed);
+        if (cp != SK_CLAIM_IDLE && cp <= pos && pos < ce &&
+            sk_seg_slot_alive(v->seg, i) != 0)
+            return 1;
+    }
+    return 0;
+}
+
 static void settle_reused_slot(struct sk_chan_view *v)
 {
     struct sk_chan *ch = v->ch;
@@ -193,7 +211,9 @@ static void settle_reused_slot(struct sk_chan_view *v)
     if (cp != SK_CLAIM_IDLE && v->kind == SHMKIT_KIND_QUEUE && ce > cp &&
         !((cp | ce) & 7) &&
         ce - cp <= v->cap &&
-        cp >= atomic_load_explicit(&ch->qhead, memory_order_acquire)) {
+        cp >= atomic_load_explicit(&ch->qhead, memory_order_acquire) &&
+        ce <= atomic_load_explicit(&ch->tail, memory_order_acquire) &&
+        !live_claim_over(v, cp)) {
         if (sk_pad_claim(v, cp, ce) == 0)
             atomic_fetch_add_explicit(&ch->producer_deaths, 1,
                                       memory_order_relaxed);
@@ -312,6 +332,16 @@ static int take_role(struct sk_chan_view *v, _Atomic int32_t *word,
     }
 }
 
+/* Undoes take_role() and our endpoint's role when an open fails after it,
+ * so that nobody takes the never-used slot for a peer that went away. */
+static void drop_role(struct sk_chan_view *v, _Atomic int32_t *word)
+{
+    int32_t me = v->slot;
+    if (word)
+        atomic_compare_exchange_strong(word, &me, -1);
+    atomic_store_explicit(&v->ep->role, 0, memory_order_release);
+}
+
 int shmkit_writer_open(const char *name, const shmkit_endpoint_opts_t *o,
                        shmkit_writer_t **out)
 {
@@ -357,6 +387,7 @@ int shmkit_writer_open(const char *name, const shmkit_endpoint_opts_t *o,
         if (!multi && (w->pos < qh || w->pos - qh > w->v.cap)) {
             r = sk_err(SHMKIT_E_CORRUPT, "writer_open", name,
                        "queue positions are inconsistent");
+            drop_role(&w->v, &ch->writer_slot);
             goto fail;
         }
         w->head_cache = qh;
@@ -430,6 +461,7 @@ int shmkit_reader_open(const char *name, const shmkit_endpoint_opts_t *o,
         rd->buf = malloc(rd->v.cap ? rd->v.cap : 1);
         if (!rd->buf) {
             r = sk_err(-ENOMEM, "reader_open", name, NULL);
+            drop_role(&rd->v, NULL);
             goto fail;
         }
     } else if (rd->v.kind == SHMKIT_KIND_QUEUE) {
@@ -615,10 +647,15 @@ static int writer_free(shmkit_writer_t *w, int end_stream)
 {
     struct sk_chan_view *v = &w->v;
     struct sk_chan *ch = v->ch;
-    if (w->res_pos != UINT64_MAX)
-        shmkit_writer_commit(w, 0); /* never leave a claim open */
     int multi = v->kind == SHMKIT_KIND_QUEUE && (v->flags & SK_CF_MULTI);
+    if (w->res_pos != UINT64_MAX)
+        sk_writer_abandon(w); /* never leave a claim open, never publish it */
+    atomic_store_explicit(&v->ep->claim_pos, SK_CLAIM_IDLE, memory_order_release);
     atomic_store_explicit(&v->ep->role, 0, memory_order_release);
+    /* Dekker with the other producers closing: each stores its role, then
+     * looks at the others'; without a full fence both may still see the
+     * other as a writer, and nobody would mark the stream closed. */
+    atomic_thread_fence(memory_order_seq_cst);
     if (end_stream) {
         int others = 0;
         if (multi)

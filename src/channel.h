@@ -226,6 +226,7 @@ void sk_read_tail(struct sk_chan *ch, uint64_t *tail, uint64_t *seq);
 void sk_publish_tail(struct sk_chan *ch, uint64_t tail, uint64_t seq);
 int sk_pad_claim(struct sk_chan_view *v, uint64_t pos, uint64_t end);
 void sk_writer_recover(shmkit_writer_t *w);
+void sk_writer_abandon(shmkit_writer_t *w);
 
 /* channel.c */
 typedef int (*sk_cond_fn)(void *ctx);

@@ -154,7 +154,29 @@ static int reserve_multi(shmkit_writer_t *w, uint64_t size, size_t len,
             *buf = v->ring + ((pos + pad) & v->mask) + SK_REC_HDR;
             return 0;
         }
+        /* lost the race: withdraw the claim at once, or a reaper could
+         * take the winner's space for ours */
+        atomic_store_explicit(&v->ep->claim_pos, SK_CLAIM_IDLE,
+                              memory_order_release);
     }
+}
+
+/* Drops an open reservation without publishing anything (close, detach).
+ * A single writer's reservation is private until its commit (a wrap pad it
+ * wrote is complete and a successor's recovery steps over it); latest's
+ * half-written slot is one nobody points to.  A producer's claim on a
+ * multi-producer queue already lies in the tail's order, so it becomes a
+ * pad the consumer steps over. */
+void sk_writer_abandon(shmkit_writer_t *w)
+{
+    struct sk_chan_view *v = &w->v;
+    if (is_multi(v)) {
+        sk_pad_claim(v, w->res_pos, w->res_end);
+        /* release: the pad is in place before the claim is withdrawn */
+        atomic_store_explicit(&v->ep->claim_pos, SK_CLAIM_IDLE,
+                              memory_order_release);
+    }
+    w->res_pos = UINT64_MAX;
 }
 
 int sk_ring_reserve(shmkit_writer_t *w, size_t len, void **buf,
@@ -491,8 +513,17 @@ static int unblock(shmkit_reader_t *r)
         int alive = sk_seg_slot_alive(v->seg, i);
         if (alive != 0)
             return 0; /* its owner may still commit */
-        dead = i;
-        dead_end = ce;
+        /* A claim not yet behind the tail was never won (its owner died
+         * between announcing it and the CAS, or lost the CAS and died
+         * before withdrawing it): that space is not its to give away. */
+        if (ce > tail)
+            continue;
+        /* Two dead claims over pos (one lost its CAS): the shorter first;
+         * if the other was the real one, the next call pads the rest. */
+        if (dead < 0 || ce < dead_end) {
+            dead = i;
+            dead_end = ce;
+        }
     }
     if (dead < 0 || dead_end - pos > v->cap)
         return 0;
@@ -563,7 +594,11 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
                  int64_t timeout_ns)
 {
     struct sk_chan_view *v = &r->v;
-    for (int guard = 0, resyncs = 0;; guard++) {
+    /* pad bytes stepped over since the last resync: a multi-producer queue
+     * may hold several pads in a row (a short commit's, a dead producer's
+     * wrap pad and claim), but never more than a ring's worth */
+    uint64_t skipped = 0;
+    for (int resyncs = 0;;) {
         if (r->lost_pending) {
             r->lost_pending = 0;
             return SHMKIT_E_LOST;
@@ -571,10 +606,6 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
         if (resyncs > 100000)
             return sk_err(SHMKIT_E_CORRUPT, "peek", shmkit_segment_name(v->seg),
                           "the reader cannot catch up with the writer's tail");
-        if (guard > 2)
-            /* only a hostile ring makes us go round in circles */
-            return sk_err(SHMKIT_E_CORRUPT, "peek", shmkit_segment_name(v->seg),
-                          "the ring keeps padding; it was overwritten");
         uint64_t pos = r->pos;
         uint64_t w = atomic_load_explicit(word_at(v, pos), memory_order_acquire);
         if (!sk_word_tag_ok(w, pos)) {
@@ -582,7 +613,7 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
                                  timeout_ns);
             if (c == SK_LAPPED) {
                 resync(r);
-                guard = -1;
+                skipped = 0;
                 resyncs++;
                 continue;
             }
@@ -599,7 +630,7 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
                 !(is_multi(v) && l >= 8 && !(l & 7) && off + l <= v->cap)) {
                 if (is_lossy(v)) { /* overwritten under us */
                     resync(r);
-                    guard = -1;
+                    skipped = 0;
                     resyncs++;
                     continue;
                 }
@@ -608,13 +639,25 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
                               "pad record of %u bytes at offset %llu", l,
                               (unsigned long long)off);
             }
+            skipped += l;
+            if (skipped > v->cap) {
+                /* only a hostile ring makes us go round in circles */
+                if (is_lossy(v)) {
+                    resync(r);
+                    skipped = 0;
+                    resyncs++;
+                    continue;
+                }
+                return sk_err(SHMKIT_E_CORRUPT, "peek", shmkit_segment_name(v->seg),
+                              "the ring keeps padding; it was overwritten");
+            }
             r->pos = pos + l;
             continue;
         }
         if (l > v->max_msg || off + SK_REC_HDR + l > v->cap) {
             if (is_lossy(v)) {
                 resync(r);
-                guard = -1;
+                skipped = 0;
                 resyncs++;
                 continue;
             }
@@ -632,7 +675,7 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
                 if (atomic_load_explicit(&v->ch->horizon, memory_order_relaxed) >
                     pos + v->cap) {
                     resync(r);
-                    guard = -1;
+                    skipped = 0;
                     resyncs++;
                     continue;
                 }
@@ -648,7 +691,7 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
                 }
                 if (is_lossy(v)) {
                     resync(r);
-                    guard = -1;
+                    skipped = 0;
                     resyncs++;
                     continue;
                 }

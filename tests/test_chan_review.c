@@ -1,0 +1,450 @@
+/*
+ * test_chan_review - bugs a code review of the ring found (2026-12-02).
+ * Each part fails on the code before the fix.
+ *
+ *  1. Pads in a row: on a multi-producer queue a short commit leaves a pad,
+ *     and a producer that dies holding a claim across the ring's end leaves
+ *     its own wrap pad and its claim (padded by the consumer): three pads in
+ *     a row are legitimate, and the consumer used to call them CORRUPT.
+ *  2. A dead producer's claim not yet behind the tail (it lost the race for
+ *     it, or died between announcing it and taking it) is not its space:
+ *     when the winner of that space died too, the consumer used to pad the
+ *     loser's longer claim, jump past the tail, and miss later messages.
+ *  3. A producer that reuses the attach slot of a dead one must not pad the
+ *     dead one's stale claim while a live producer owns that space.
+ *  4. Closing or detaching with an open reservation publishes nothing:
+ *     latest used to replace the value with an empty one, and a queue
+ *     delivered a 0-byte message nobody sent.
+ *  5. A writer_open that fails after taking the writer role (a queue whose
+ *     positions are inconsistent) gives the role back, so readers do not
+ *     report the death of a writer that never ran.
+ *  6. A producer that loses the race for a claim withdraws it before it
+ *     waits or gives up: two producers fill a small ring with timeout 0 over
+ *     and over; each time, no producer's endpoint may still announce one.
+ */
+#include "chan_util.h"
+
+#include "../src/channel.h"
+
+static char name[128];
+static int ready[2];
+
+/* Maps the channel's segment to look at (or, in 2 and 3, to forge) what a
+ * producer announces. */
+static struct sk_chan *map_chan(shmkit_segment_t **h)
+{
+    shmkit_segment_opts_t o;
+    shmkit_segment_opts_init(&o);
+    CHECK_OK(shmkit_segment_open(name, &o, h));
+    return (struct sk_chan *)shmkit_segment_data(*h);
+}
+
+static uint64_t word_at(struct sk_chan *ch, uint64_t pos)
+{
+    unsigned char *ring = (unsigned char *)ch + SK_RING_OFFSET;
+    return atomic_load((_Atomic uint64_t *)(void *)(ring + (pos & (ch->capacity - 1))));
+}
+
+static void open_mp(shmkit_writer_t **w, shmkit_reader_t **r)
+{
+    skt_name(name, sizeof name);
+    cu_create(name, SHMKIT_KIND_QUEUE, 4096, 0, 1, 0);
+    shmkit_endpoint_opts_t eo;
+    cu_eo(&eo, SHMKIT_WAIT_ADAPTIVE);
+    CHECK_OK(shmkit_writer_open(name, &eo, w));
+    if (r)
+        CHECK_OK(shmkit_reader_open(name, &eo, r));
+}
+
+static void recv_expect(shmkit_reader_t *r, size_t len, char fill, int64_t timeout_ns)
+{
+    char buf[2048];
+    size_t n = 0;
+    int rc = shmkit_reader_recv(r, buf, sizeof buf, &n, timeout_ns);
+    CHECKF(rc == 0, "recv: %d (%s), expected a %zu-byte message", rc,
+           shmkit_strerror(rc), len);
+    CHECKF(n == len, "recv: %zu bytes, expected %zu", n, len);
+    for (size_t i = 0; i < n; i++)
+        CHECKF(buf[i] == fill, "byte %zu is %#x, expected %#x", i,
+               (unsigned)(unsigned char)buf[i], (unsigned)(unsigned char)fill);
+}
+
+static void send_fill(shmkit_writer_t *w, size_t len, char fill)
+{
+    char buf[2048];
+    memset(buf, fill, len);
+    CHECK_OK(shmkit_writer_send(w, buf, len, 0));
+}
+
+/* ---- 1 ------------------------------------------------------------------ */
+
+static int die_with_wrapping_claim(void *arg)
+{
+    (void)arg;
+    shmkit_writer_t *w;
+    void *p;
+    if (shmkit_writer_open(name, NULL, &w) != 0 ||
+        shmkit_writer_reserve(w, 100, &p, 0) != 0)
+        _exit(2);
+    _exit(0); /* dies holding the claim */
+}
+
+static void pads_in_a_row(void)
+{
+    shmkit_writer_t *w;
+    shmkit_reader_t *r;
+    open_mp(&w, &r);
+    for (int i = 0; i < 3; i++)
+        send_fill(w, 1000, (char)('a' + i));
+    void *p;
+    CHECK_OK(shmkit_writer_reserve(w, 1000, &p, 0));
+    memset(p, 'z', 8);
+    CHECK_OK(shmkit_writer_commit(w, 8)); /* a short commit: a pad behind it */
+    for (int i = 0; i < 3; i++)
+        recv_expect(r, 1000, (char)('a' + i), 0);
+    recv_expect(r, 8, 'z', 0);
+    CHECK(cu_reap(cu_spawn(die_with_wrapping_claim, NULL), "producer") == 0);
+    char buf[64];
+    size_t n;
+    int rc = shmkit_reader_recv(r, buf, sizeof buf, &n, 300000000);
+    CHECKF(rc == -ETIMEDOUT, "recv after the producer died: %d (%s), expected "
+           "a timeout (three pads in a row are legitimate)", rc, shmkit_strerror(rc));
+    send_fill(w, 50, 'm');
+    recv_expect(r, 50, 'm', 1000000000);
+    shmkit_channel_stat_t cs;
+    CHECK_OK(shmkit_channel_stat(name, &cs));
+    CHECKF(cs.producer_deaths == 1, "%llu producer deaths counted",
+           (unsigned long long)cs.producer_deaths);
+    CHECK_OK(shmkit_writer_close(w));
+    CHECK_OK(shmkit_reader_close(r));
+    CHECK_OK(shmkit_segment_unlink(name));
+    printf("mp queue: a short commit's pad, a dead producer's wrap pad and "
+           "claim in a row are stepped over: ok\n");
+}
+
+/* ---- 2 and 3 ------------------------------------------------------------ */
+
+struct forged {
+    uint64_t pos, end;
+};
+
+/* A producer that announces a claim and dies before taking it (or after
+ * losing the CAS for it): the state reserve_multi leaves at that moment. */
+static int die_announcing(void *arg)
+{
+    struct forged *f = arg;
+    shmkit_writer_t *w;
+    if (shmkit_writer_open(name, NULL, &w) != 0)
+        _exit(2);
+    atomic_store(&w->v.ep->claim_end, f->end);
+    atomic_store(&w->v.ep->claim_pos, f->pos);
+    int32_t slot = w->v.slot;
+    if (write(ready[1], &slot, sizeof slot) != sizeof slot)
+        _exit(3);
+    _exit(0);
+}
+
+/* A producer that takes a claim for real and hangs until it is killed. */
+static int claim_and_hang(void *arg)
+{
+    (void)arg;
+    shmkit_writer_t *w;
+    void *p;
+    if (shmkit_writer_open(name, NULL, &w) != 0 ||
+        shmkit_writer_reserve(w, 50, &p, 0) != 0)
+        _exit(2);
+    int32_t slot = w->v.slot;
+    if (write(ready[1], &slot, sizeof slot) != sizeof slot)
+        _exit(3);
+    for (;;)
+        pause();
+}
+
+static void unwon_claim_is_not_padded(void)
+{
+    shmkit_writer_t *w;
+    shmkit_reader_t *r;
+    open_mp(&w, &r);
+    send_fill(w, 40, 'a');
+    recv_expect(r, 40, 'a', 0);
+    shmkit_segment_t *h;
+    struct sk_chan *ch = map_chan(&h);
+    uint64_t tail = atomic_load(&ch->tail);
+    cu_pipe(ready);
+    /* one producer wins [tail, tail + 72) and dies before committing; one
+     * in a later attach slot announced [tail, tail + 216), lost the race
+     * for it and died before withdrawing it */
+    pid_t winner = cu_spawn(claim_and_hang, NULL);
+    int32_t ws = -1, ls = -1;
+    CHECK(read(ready[0], &ws, sizeof ws) == sizeof ws);
+    struct forged f = {tail, tail + 216};
+    CHECK(cu_reap(cu_spawn(die_announcing, &f), "producer") == 0);
+    CHECK(read(ready[0], &ls, sizeof ls) == sizeof ls);
+    CHECKF(ls > ws, "the loser took slot %d, the winner %d: the test did not "
+           "set up what it checks", ls, ws);
+    cu_kill(winner);
+    CHECK(atomic_load(&ch->tail) == tail + 72);
+    char buf[64];
+    size_t n;
+    /* the consumer waits at the dead winner's claim and pads it */
+    int rc = shmkit_reader_recv(r, buf, sizeof buf, &n, 300000000);
+    CHECKF(rc == -ETIMEDOUT, "recv: %d (%s), expected a timeout", rc,
+           shmkit_strerror(rc));
+    send_fill(w, 50, 'm');
+    recv_expect(r, 50, 'm', 1000000000);
+    send_fill(w, 300, 'n');
+    recv_expect(r, 300, 'n', 1000000000);
+    shmkit_channel_stat_t cs;
+    CHECK_OK(shmkit_channel_stat(name, &cs));
+    CHECKF(cs.producer_deaths == 1, "%llu producer deaths counted",
+           (unsigned long long)cs.producer_deaths);
+    CHECK_OK(shmkit_segment_close(h));
+    CHECK_OK(shmkit_writer_close(w));
+    CHECK_OK(shmkit_reader_close(r));
+    CHECK_OK(shmkit_segment_unlink(name));
+    close(ready[0]);
+    close(ready[1]);
+    printf("mp queue: of two dead claims at the consumer, the one never won "
+           "is not padded past the tail: ok\n");
+}
+
+static void reused_slot_spares_a_live_claim(void)
+{
+    shmkit_writer_t *q, *s, *rw;
+    shmkit_reader_t *r;
+    open_mp(&q, &r);
+    CHECK_OK(shmkit_writer_open(name, NULL, &s));
+    shmkit_segment_t *h;
+    struct sk_chan *ch = map_chan(&h);
+    uint64_t pos1 = atomic_load(&ch->tail);
+    void *p;
+    CHECK_OK(shmkit_writer_reserve(q, 100, &p, 0)); /* q is still writing */
+    send_fill(s, 200, 's');
+    /* a producer that lost the race for pos1 (wanting 200 bytes) and died */
+    struct forged f = {pos1, pos1 + 216};
+    cu_pipe(ready);
+    CHECK(cu_reap(cu_spawn(die_announcing, &f), "producer") == 0);
+    int32_t dead_slot = -1;
+    CHECK(read(ready[0], &dead_slot, sizeof dead_slot) == sizeof dead_slot);
+    CHECK_OK(shmkit_writer_open(name, NULL, &rw));
+    CHECKF(rw->v.slot == dead_slot, "the new producer took slot %d, not the "
+           "dead one's %d: the test did not set up what it checks",
+           rw->v.slot, dead_slot);
+    uint64_t wd = word_at(ch, pos1);
+    CHECKF(!(sk_word_tag_ok(wd, pos1) && (wd & SK_W_PAD)),
+           "the live producer's claim at %llu was padded (word %#llx)",
+           (unsigned long long)pos1, (unsigned long long)wd);
+    memset(p, 'q', 100);
+    CHECK_OK(shmkit_writer_commit(q, 100));
+    recv_expect(r, 100, 'q', 1000000000);
+    recv_expect(r, 200, 's', 1000000000);
+    send_fill(rw, 10, 'r');
+    recv_expect(r, 10, 'r', 1000000000);
+    CHECK_OK(shmkit_segment_close(h));
+    CHECK_OK(shmkit_writer_close(q));
+    CHECK_OK(shmkit_writer_close(s));
+    CHECK_OK(shmkit_writer_close(rw));
+    CHECK_OK(shmkit_reader_close(r));
+    CHECK_OK(shmkit_segment_unlink(name));
+    close(ready[0]);
+    close(ready[1]);
+    printf("mp queue: a producer reusing a dead one's slot leaves a live "
+           "producer's claim alone: ok\n");
+}
+
+/* ---- 4 ------------------------------------------------------------------ */
+
+static void abandoned_reservations(void)
+{
+    shmkit_endpoint_opts_t eo;
+    cu_eo(&eo, SHMKIT_WAIT_ADAPTIVE);
+    shmkit_writer_t *w;
+    shmkit_reader_t *r;
+    void *p;
+    char buf[4096];
+    size_t n;
+
+    /* latest: the value stays the last one committed */
+    for (int detach = 0; detach < 2; detach++) {
+        skt_name(name, sizeof name);
+        cu_create(name, SHMKIT_KIND_LATEST, 64, 0, 0, 0);
+        CHECK_OK(shmkit_writer_open(name, &eo, &w));
+        CHECK_OK(shmkit_reader_open(name, &eo, &r));
+        CHECK_OK(shmkit_writer_send(w, "hello", 5, 0));
+        CHECK_OK(shmkit_writer_reserve(w, 5, &p, 0));
+        memcpy(p, "XXXXX", 5);
+        CHECK_OK(detach ? shmkit_writer_detach(w) : shmkit_writer_close(w));
+        int rc = shmkit_reader_recv(r, buf, sizeof buf, &n, 0);
+        CHECKF(rc == 0 && n == 5 && !memcmp(buf, "hello", 5),
+               "latest after %s with a reservation open: rc %d, %zu bytes",
+               detach ? "detach" : "close", rc, n);
+        CHECK_OK(shmkit_reader_close(r));
+        CHECK_OK(shmkit_segment_unlink(name));
+    }
+
+    /* single-producer queue and bus: no empty message; a wrap pad written
+     * by the reservation is stepped over by the next writer */
+    for (int kind = 0; kind < 2; kind++) {
+        skt_name(name, sizeof name);
+        cu_create(name, kind ? SHMKIT_KIND_BUS : SHMKIT_KIND_QUEUE, 4096, kind, 0, 2000);
+        CHECK_OK(shmkit_writer_open(name, &eo, &w));
+        CHECK_OK(shmkit_reader_open(name, &eo, &r));
+        send_fill(w, 1000, 'a');
+        send_fill(w, 1000, 'b');
+        send_fill(w, 1000, 'c');
+        recv_expect(r, 1000, 'a', 0);
+        recv_expect(r, 1000, 'b', 0);
+        recv_expect(r, 1000, 'c', 0);
+        CHECK_OK(shmkit_writer_reserve(w, 1500, &p, 0)); /* wraps: a pad */
+        memset(p, 'X', 1500);
+        CHECK_OK(shmkit_writer_detach(w));
+        int rc = shmkit_reader_recv(r, buf, sizeof buf, &n, 0);
+        CHECKF(rc == -EAGAIN, "%s after detach with a reservation open: rc %d "
+               "(%s), %zu bytes; expected nothing", kind ? "bus" : "queue", rc,
+               shmkit_strerror(rc), rc == 0 ? n : 0);
+        CHECK_OK(shmkit_writer_open(name, &eo, &w));
+        send_fill(w, 700, 'd');
+        recv_expect(r, 700, 'd', 1000000000);
+        CHECK_OK(shmkit_writer_reserve(w, 10, &p, 0));
+        CHECK_OK(shmkit_writer_close(w));
+        rc = shmkit_reader_recv(r, buf, sizeof buf, &n, 1000000000);
+        CHECKF(rc == SHMKIT_E_CLOSED, "%s after close with a reservation "
+               "open: rc %d (%s); expected CLOSED", kind ? "bus" : "queue", rc,
+               shmkit_strerror(rc));
+        CHECK_OK(shmkit_reader_close(r));
+        CHECK_OK(shmkit_segment_unlink(name));
+    }
+
+    /* multi-producer queue: the claim becomes a pad */
+    shmkit_writer_t *w2;
+    open_mp(&w, &r);
+    CHECK_OK(shmkit_writer_open(name, &eo, &w2));
+    send_fill(w, 30, 'a');
+    CHECK_OK(shmkit_writer_reserve(w2, 100, &p, 0));
+    send_fill(w, 30, 'b'); /* behind w2's claim */
+    CHECK_OK(shmkit_writer_close(w2));
+    recv_expect(r, 30, 'a', 0);
+    recv_expect(r, 30, 'b', 1000000000);
+    shmkit_channel_stat_t cs;
+    CHECK_OK(shmkit_channel_stat(name, &cs));
+    CHECKF(cs.producer_deaths == 0, "a clean close counted as %llu deaths",
+           (unsigned long long)cs.producer_deaths);
+    CHECK_OK(shmkit_writer_close(w));
+    CHECK_OK(shmkit_reader_close(r));
+    CHECK_OK(shmkit_segment_unlink(name));
+    printf("close/detach with a reservation open publishes nothing (latest, "
+           "queue, bus, mp queue): ok\n");
+}
+
+/* ---- 5 ------------------------------------------------------------------ */
+
+static void failed_open_gives_the_role_back(void)
+{
+    skt_name(name, sizeof name);
+    cu_create(name, SHMKIT_KIND_QUEUE, 4096, 0, 0, 0);
+    shmkit_writer_t *w;
+    CHECK_OK(shmkit_writer_open(name, NULL, &w));
+    send_fill(w, 100, 'a');
+    CHECK_OK(shmkit_writer_close(w));
+    shmkit_segment_t *h;
+    struct sk_chan *ch = map_chan(&h);
+    /* a consumer ahead of the writer: positions no writer can work with */
+    uint64_t v = atomic_load(&ch->tailv);
+    atomic_store(&ch->qhead, atomic_load(&ch->pair[v & 1].tail) + 4096 * 4);
+    int rc = shmkit_writer_open(name, NULL, &w);
+    CHECKF(rc == SHMKIT_E_CORRUPT, "writer_open on inconsistent positions: %d "
+           "(%s)", rc, shmkit_strerror(rc));
+    int32_t ws = atomic_load(&ch->writer_slot);
+    CHECKF(ws < 0, "the failed open left writer_slot = %d", ws);
+    CHECK_OK(shmkit_segment_close(h));
+    CHECK_OK(shmkit_segment_unlink(name));
+    printf("queue: a writer_open that fails after taking the role gives it "
+           "back: ok\n");
+}
+
+/* ---- 6 ------------------------------------------------------------------ */
+
+static _Atomic int *round_go, *round_done;
+
+static int filler(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    shmkit_writer_t *w;
+    if (shmkit_writer_open(name, NULL, &w) != 0)
+        _exit(2);
+    char buf[256];
+    memset(buf, 'a' + id, sizeof buf);
+    for (int round = 1;; round++) {
+        while (atomic_load(round_go) < round)
+            if (atomic_load(round_go) < 0)
+                _exit(0);
+        int rc;
+        while ((rc = shmkit_writer_send(w, buf, 8 + (size_t)(round % 200), 0)) == 0)
+            ;
+        if (rc != -EAGAIN)
+            _exit(3);
+        atomic_fetch_add(round_done, 1);
+    }
+}
+
+static void lost_claims_are_withdrawn(void)
+{
+    round_go = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                    -1, 0);
+    CHECK(round_go != MAP_FAILED);
+    round_done = round_go + 16;
+    shmkit_writer_t *w;
+    shmkit_reader_t *r;
+    open_mp(&w, &r);
+    CHECK_OK(shmkit_writer_close(w));
+    pid_t kid[2];
+    for (int i = 0; i < 2; i++)
+        kid[i] = cu_spawn(filler, (void *)(intptr_t)i);
+    shmkit_segment_t *h;
+    struct sk_chan *ch = map_chan(&h);
+    struct sk_ep *eps = (struct sk_ep *)(void *)((unsigned char *)ch + SK_EP_OFFSET);
+    char buf[4096];
+    size_t n;
+    int rounds = 2000 * skt_scale();
+    for (int round = 1; round <= rounds; round++) {
+        atomic_store(round_go, round);
+        uint64_t t0 = skt_now_ns();
+        /* sleep, not spin: the two producers need both CPUs to race */
+        while (atomic_load(round_done) < 2 * round) {
+            CHECKF(skt_now_ns() - t0 < 10000000000ull, "round %d: the "
+                   "producers did not finish", round);
+            cu_sleep_ns(20000);
+        }
+        for (int i = 0; i < SHMKIT_MAX_ATTACH; i++)
+            CHECKF(atomic_load(&eps[i].claim_pos) == SK_CLAIM_IDLE,
+                   "round %d: slot %d still announces a claim at %llu after "
+                   "its send gave up", round, i,
+                   (unsigned long long)atomic_load(&eps[i].claim_pos));
+        while (shmkit_reader_recv(r, buf, sizeof buf, &n, 0) == 0)
+            ;
+    }
+    atomic_store(round_go, -1);
+    for (int i = 0; i < 2; i++)
+        CHECK(cu_reap(kid[i], "filler") == 0);
+    CHECK_OK(shmkit_segment_close(h));
+    CHECK_OK(shmkit_reader_close(r));
+    CHECK_OK(shmkit_segment_unlink(name));
+    munmap(round_go, 4096);
+    printf("mp queue: %d rounds of two producers filling the ring: no claim "
+           "left announced: ok\n", rounds);
+}
+
+int main(int argc, char **argv)
+{
+    static void (*const part[])(void) = {
+        pads_in_a_row, unwon_claim_is_not_padded, reused_slot_spares_a_live_claim,
+        abandoned_reservations, failed_open_gives_the_role_back,
+        lost_claims_are_withdrawn,
+    };
+    int only = argc > 1 ? atoi(argv[1]) : 0; /* 1..6: that part alone */
+    cu_init("test_chan_review", 120);
+    for (int i = 0; i < (int)(sizeof part / sizeof part[0]); i++)
+        if (!only || only == i + 1)
+            part[i]();
+    return cu_result();
+}
