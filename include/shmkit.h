@@ -390,7 +390,8 @@ typedef struct shmkit_channel_opts {
     shmkit_segment_opts_t seg; /**< mode, gid, persistent, prefault, ...   */
 } shmkit_channel_opts_t;
 
-/** Defaults: capacity 1 MiB, 64 readers, lossy, prefault, mode 0600. */
+/** Defaults: capacity 1 MiB (latest: 4 KiB), 64 readers, lossy, prefault,
+ *  mode 0600. */
 SHMKIT_API void shmkit_channel_opts_init(shmkit_channel_opts_t *o,
                                          shmkit_kind_t kind);
 

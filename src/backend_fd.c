@@ -109,15 +109,19 @@ int sk_err_open(int code, const char *what, const char *name, const char *path)
             if (sl && sl != dir)
                 *sl = 0;
         }
-        if (statvfs(dir, &sv) == 0)
+        if (statvfs(dir, &sv) == 0) {
+            unsigned long long total = (unsigned long long)sv.f_blocks * sv.f_frsize >> 20;
+            /* a size that grows it (never one that would shrink it) */
+            unsigned long long grow = total < 512 ? 1024 : total * 2;
             return sk_err(code, what, name,
                           "%s has %llu MiB free of %llu MiB; free space "
-                          "('shmkit gc', 'shmkit rm') or grow it: mount -o "
-                          "remount,size=8G %s (Docker: --shm-size)",
+                          "('shmkit gc', 'shmkit rm') or, if the segment fits "
+                          "in memory, grow it: mount -o remount,size=%lluM %s "
+                          "(Docker: --shm-size)",
                           dir,
                           (unsigned long long)sv.f_bavail * sv.f_frsize >> 20,
-                          (unsigned long long)sv.f_blocks * sv.f_frsize >> 20,
-                          dir);
+                          total, grow, dir);
+        }
         return sk_err(code, what, name, "not enough memory for the segment");
     }
     case EINVAL:

@@ -38,6 +38,10 @@ expect_rc 2 "--max-msg on a raw segment" "$SHMKIT" create "$X" --size 64K --max-
 not_created "--max-msg on a raw segment"
 expect_rc 2 "--capacity 0" "$SHMKIT" create "$X" --kind queue --capacity 0
 not_created "--capacity 0"
+expect_rc 2 "--max-msg over half the capacity" "$SHMKIT" create "$X" --kind queue --capacity 4K --max-msg 3K
+not_created "--max-msg over half the capacity"
+expect_rc 2 "--capacity over 1 GiB" "$SHMKIT" create "$X" --kind bus --capacity 2G
+not_created "--capacity over 1 GiB"
 expect_rc 2 "pub --kind without --create" "$SHMKIT" pub "$X" --kind bus </dev/null
 not_created "pub --kind without --create"
 expect_rc 2 "sub --wait junk" "$SHMKIT" sub "$X" --wait soon
@@ -46,6 +50,7 @@ expect_rc 2 "top --interval 0" "$SHMKIT" top --once --interval 0
 # ---- create ---------------------------------------------------------------
 expect_rc 0 "create a queue" "$SHMKIT" create "$Q" --kind queue --capacity 64K --mode 0640
 [ -e "/dev/shm/$Q" ] || fail "create --kind queue made no /dev/shm/$Q"
+grep -q "^created /$Q (queue" "$T/out" || fail "create --kind queue did not name /$Q as ls does: $(cat "$T/out")"
 expect_rc 1 "create it again (exclusive)" "$SHMKIT" create "$Q" --kind queue --capacity 64K
 err_is_standard "create an existing channel"
 expect_rc 0 "create a reliable bus" "$SHMKIT" create "$B" --kind bus --capacity 1M \

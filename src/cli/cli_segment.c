@@ -205,13 +205,15 @@ static void ls_help(void)
           "removes those.  NAME is printed exactly as 'shmkit rm' and\n"
           "'shmkit info' accept it.  ATTACHED is the number of processes\n"
           "attached ('?' when unknown), then their pids where known; a pid\n"
-          "marked ':dead' has died, ':?' cannot be seen from here.\n"
+          "marked ':dead' has died, ':?' cannot be seen from here.  For a\n"
+          "POSIX segment shmkit did not make it counts the processes seen\n"
+          "mapping it, which is a lower bound when others' are hidden.\n"
           "\n"
           "options:\n"
           "  -j, --json   print a JSON array of objects: name, backend, size\n"
           "               (bytes), mode (\"0600\"), uid, owner, gid, group,\n"
           "               shmkit, check, kind, nattach, attached\n"
-          "               ([{pid, alive, role}]), stale\n"
+          "               ([{pid, alive, role}]), stale, persistent\n"
           "  -h, --help   show this help\n"
           "\n"
           "examples:\n"
@@ -696,11 +698,19 @@ static int create_channel(const char *name, const shmkit_channel_opts_t *co)
     cli_safe_copy(safe, sizeof safe, name);
     shmkit_clear_error();
     rc = shmkit_channel_create(name, co);
-    if (rc < 0)
-        return cli_lib_error(rc, name,
-                             rc == -EEXIST ? "'shmkit info NAME' shows it; "
-                                             "'shmkit rm NAME' removes it"
-                                           : NULL);
+    if (rc < 0) {
+        int x = cli_lib_error(rc, name,
+                              rc == -EEXIST ? "'shmkit info NAME' shows it; "
+                                              "'shmkit rm NAME' removes it"
+                                            : NULL);
+        /* the library refused the options given: that is bad usage */
+        return rc == -EINVAL ? CLI_EXIT_USAGE : x;
+    }
+    /* the name as 'shmkit ls' prints it (a POSIX name gains its '/') */
+    shmkit_segment_info_t *in = calloc(1, sizeof *in);
+    if (in != NULL && shmkit_segment_inspect(name, in) == 0)
+        cli_safe_copy(safe, sizeof safe, in->name);
+    free(in);
     st = calloc(1, sizeof *st);
     if (st == NULL || shmkit_channel_stat(name, st) != 0) {
         printf("created %s (%s)\n", safe, shmkit_kind_name(co->kind));
