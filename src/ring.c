@@ -611,12 +611,8 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
         if (!sk_word_tag_ok(w, pos)) {
             int c = sk_chan_wait(v, &v->ch->data_ev, data_cond, data_slow, r,
                                  timeout_ns);
-            if (c == SK_LAPPED) {
-                resync(r);
-                skipped = 0;
-                resyncs++;
-                continue;
-            }
+            if (c == SK_LAPPED)
+                goto lapped;
             if (c < 0)
                 return c;
             w = atomic_load_explicit(word_at(v, pos), memory_order_acquire);
@@ -628,12 +624,8 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
         if (w & SK_W_PAD) {
             if (l != v->cap - off &&
                 !(is_multi(v) && l >= 8 && !(l & 7) && off + l <= v->cap)) {
-                if (is_lossy(v)) { /* overwritten under us */
-                    resync(r);
-                    skipped = 0;
-                    resyncs++;
-                    continue;
-                }
+                if (is_lossy(v)) /* overwritten under us */
+                    goto lapped;
                 return sk_err(SHMKIT_E_CORRUPT, "peek",
                               shmkit_segment_name(v->seg),
                               "pad record of %u bytes at offset %llu", l,
@@ -642,12 +634,8 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
             skipped += l;
             if (skipped > v->cap) {
                 /* only a hostile ring makes us go round in circles */
-                if (is_lossy(v)) {
-                    resync(r);
-                    skipped = 0;
-                    resyncs++;
-                    continue;
-                }
+                if (is_lossy(v))
+                    goto lapped;
                 return sk_err(SHMKIT_E_CORRUPT, "peek", shmkit_segment_name(v->seg),
                               "the ring keeps padding; it was overwritten");
             }
@@ -655,12 +643,8 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
             continue;
         }
         if (l > v->max_msg || off + SK_REC_HDR + l > v->cap) {
-            if (is_lossy(v)) {
-                resync(r);
-                skipped = 0;
-                resyncs++;
-                continue;
-            }
+            if (is_lossy(v))
+                goto lapped;
             return sk_err(SHMKIT_E_CORRUPT, "peek", shmkit_segment_name(v->seg),
                           "record of %u bytes at offset %llu exceeds the limit",
                           l, (unsigned long long)off);
@@ -673,12 +657,8 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
                  * while we read it (see sk_ring_release) */
                 atomic_thread_fence(memory_order_acquire);
                 if (atomic_load_explicit(&v->ch->horizon, memory_order_relaxed) >
-                    pos + v->cap) {
-                    resync(r);
-                    skipped = 0;
-                    resyncs++;
-                    continue;
-                }
+                    pos + v->cap)
+                    goto lapped;
             }
             if (r->have_seq && seq != r->next_seq) {
                 if (is_lossy(v) && seq > r->next_seq) {
@@ -689,12 +669,8 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
                                           memory_order_relaxed);
                     return SHMKIT_E_LOST;
                 }
-                if (is_lossy(v)) {
-                    resync(r);
-                    skipped = 0;
-                    resyncs++;
-                    continue;
-                }
+                if (is_lossy(v))
+                    goto lapped;
                 /* reliable: sequence numbers are never skipped */
             }
             r->next_seq = seq;
@@ -705,6 +681,10 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
         *buf = v->ring + off + SK_REC_HDR;
         *len = l;
         return 0;
+    lapped: /* a lossy reader the writer overtook: start again at its tail */
+        resync(r);
+        skipped = 0;
+        resyncs++;
     }
 }
 
