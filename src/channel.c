@@ -172,14 +172,6 @@ int shmkit_channel_create(const char *name, const shmkit_channel_opts_t *o)
     return shmkit_segment_close(s);
 }
 
-/*
- * Our attach slot may have belonged to a process that died holding a role:
- * the slot number is how roles and claims name their owner, so settle the
- * dead owner's business before we look alive in its place.  A dead writer
- * becomes "died" (-2: readers learn SHMKIT_E_PEER_GONE), a dead consumer
- * frees its role, a dead producer's open claim becomes padding, and a dead
- * bus reader stops counting for space.
- */
 /* Does a live producer other than us announce a claim over pos?  Then a
  * dead one's claim there lost the race for it (or was never won), and the
  * space is the live one's to fill. */
@@ -198,6 +190,14 @@ static int live_claim_over(struct sk_chan_view *v, uint64_t pos)
     return 0;
 }
 
+/*
+ * Our attach slot may have belonged to a process that died holding a role:
+ * the slot number is how roles and claims name their owner, so settle the
+ * dead owner's business before we look alive in its place.  A dead writer
+ * becomes "died" (-2: readers learn SHMKIT_E_PEER_GONE), a dead consumer
+ * frees its role, a dead producer's open claim becomes padding, and a dead
+ * bus reader stops counting for space.
+ */
 static void settle_reused_slot(struct sk_chan_view *v)
 {
     struct sk_chan *ch = v->ch;
@@ -337,8 +337,7 @@ static int take_role(struct sk_chan_view *v, _Atomic int32_t *word,
 static void drop_role(struct sk_chan_view *v, _Atomic int32_t *word)
 {
     int32_t me = v->slot;
-    if (word)
-        atomic_compare_exchange_strong(word, &me, -1);
+    atomic_compare_exchange_strong(word, &me, -1);
     atomic_store_explicit(&v->ep->role, 0, memory_order_release);
 }
 
@@ -461,7 +460,6 @@ int shmkit_reader_open(const char *name, const shmkit_endpoint_opts_t *o,
         rd->buf = malloc(rd->v.cap ? rd->v.cap : 1);
         if (!rd->buf) {
             r = sk_err(-ENOMEM, "reader_open", name, NULL);
-            drop_role(&rd->v, NULL);
             goto fail;
         }
     } else if (rd->v.kind == SHMKIT_KIND_QUEUE) {
