@@ -64,6 +64,9 @@ err_has 'hint' "create --huge on a posix name"
 expect_rc 2 "create --lock on a posix name" "$SHMKIT" create "$X" --size 64K --lock
 check_not_created "create --lock"
 expect_rc 2 "create --lock on a file: name" "$SHMKIT" create "file:$T/$X" --size 64K --lock
+expect_rc 2 "pub on a name no one can open" "$SHMKIT" pub sysv:private --create --kind queue </dev/null
+err_has "bad segment name" "pub sysv:private"
+expect_rc 2 "info on a name that cannot be parsed" "$SHMKIT" info sysv:notakey
 [ ! -e "$T/$X" ] || fail "create --lock on file: created $T/$X"
 
 echo "PASS"

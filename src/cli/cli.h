@@ -76,7 +76,8 @@ int cli_kind_is_channel(shmkit_kind_t k);
  * "shmkit: hint: <last error hint>".  When the library's last error is not
  * about rc (or is empty), prints "<what>: <shmkit_strerror(rc)>" and
  * fallback_hint instead (either may be NULL).  Returns the exit code for rc:
- * CLI_EXIT_TIMEOUT for -ETIMEDOUT, else CLI_EXIT_ERROR.
+ * CLI_EXIT_TIMEOUT for -ETIMEDOUT, CLI_EXIT_USAGE for a name that cannot be
+ * parsed (SHMKIT_E_BAD_NAME), else CLI_EXIT_ERROR.
  */
 int cli_lib_error(int rc, const char *what, const char *fallback_hint);
 
