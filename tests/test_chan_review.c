@@ -76,6 +76,20 @@ static void send_fill(shmkit_writer_t *w, size_t len, char fill)
     CHECK_OK(shmkit_writer_send(w, buf, len, 0));
 }
 
+/* Closes what a part opened (h may be NULL), removes the channel and the
+ * part's pipe. */
+static void finish(shmkit_segment_t *h, shmkit_reader_t *r, int had_pipe)
+{
+    if (h)
+        CHECK_OK(shmkit_segment_close(h));
+    CHECK_OK(shmkit_reader_close(r));
+    CHECK_OK(shmkit_segment_unlink(name));
+    if (had_pipe) {
+        close(ready[0]);
+        close(ready[1]);
+    }
+}
+
 /* ---- 1 ------------------------------------------------------------------ */
 
 static int die_with_wrapping_claim(void *arg)
@@ -116,8 +130,7 @@ static void pads_in_a_row(void)
     CHECKF(cs.producer_deaths == 1, "%llu producer deaths counted",
            (unsigned long long)cs.producer_deaths);
     CHECK_OK(shmkit_writer_close(w));
-    CHECK_OK(shmkit_reader_close(r));
-    CHECK_OK(shmkit_segment_unlink(name));
+    finish(NULL, r, 0);
     printf("mp queue: a short commit's pad, a dead producer's wrap pad and "
            "claim in a row are stepped over: ok\n");
 }
@@ -198,12 +211,8 @@ static void unwon_claim_is_not_padded(void)
     CHECK_OK(shmkit_channel_stat(name, &cs));
     CHECKF(cs.producer_deaths == 1, "%llu producer deaths counted",
            (unsigned long long)cs.producer_deaths);
-    CHECK_OK(shmkit_segment_close(h));
     CHECK_OK(shmkit_writer_close(w));
-    CHECK_OK(shmkit_reader_close(r));
-    CHECK_OK(shmkit_segment_unlink(name));
-    close(ready[0]);
-    close(ready[1]);
+    finish(h, r, 1);
     printf("mp queue: of two dead claims at the consumer, the one never won "
            "is not padded past the tail: ok\n");
 }
@@ -240,14 +249,10 @@ static void reused_slot_spares_a_live_claim(void)
     recv_expect(r, 200, 's', 1000000000);
     send_fill(rw, 10, 'r');
     recv_expect(r, 10, 'r', 1000000000);
-    CHECK_OK(shmkit_segment_close(h));
     CHECK_OK(shmkit_writer_close(q));
     CHECK_OK(shmkit_writer_close(s));
     CHECK_OK(shmkit_writer_close(rw));
-    CHECK_OK(shmkit_reader_close(r));
-    CHECK_OK(shmkit_segment_unlink(name));
-    close(ready[0]);
-    close(ready[1]);
+    finish(h, r, 1);
     printf("mp queue: a producer reusing a dead one's slot leaves a live "
            "producer's claim alone: ok\n");
 }
@@ -330,8 +335,7 @@ static void abandoned_reservations(void)
     CHECKF(cs.producer_deaths == 0, "a clean close counted as %llu deaths",
            (unsigned long long)cs.producer_deaths);
     CHECK_OK(shmkit_writer_close(w));
-    CHECK_OK(shmkit_reader_close(r));
-    CHECK_OK(shmkit_segment_unlink(name));
+    finish(NULL, r, 0);
     printf("close/detach with a reservation open publishes nothing (latest, "
            "queue, bus, mp queue): ok\n");
 }
@@ -426,9 +430,7 @@ static void lost_claims_are_withdrawn(void)
     atomic_store(round_go, -1);
     for (int i = 0; i < 2; i++)
         CHECK(cu_reap(kid[i], "filler") == 0);
-    CHECK_OK(shmkit_segment_close(h));
-    CHECK_OK(shmkit_reader_close(r));
-    CHECK_OK(shmkit_segment_unlink(name));
+    finish(h, r, 0);
     munmap(round_go, 4096);
     printf("mp queue: %d rounds of two producers filling the ring: no claim "
            "left announced: ok\n", rounds);

@@ -75,11 +75,14 @@ int cli_kind_is_channel(shmkit_kind_t k);
  * Reports a library failure: "shmkit: error: <last error message>" and
  * "shmkit: hint: <last error hint>".  When the library's last error is not
  * about rc (or is empty), prints "<what>: <shmkit_strerror(rc)>" and
- * fallback_hint instead (either may be NULL).  Returns the exit code for rc:
- * CLI_EXIT_TIMEOUT for -ETIMEDOUT, CLI_EXIT_USAGE for a name that cannot be
- * parsed (SHMKIT_E_BAD_NAME), else CLI_EXIT_ERROR.
+ * fallback_hint instead (either may be NULL).  Returns cli_exit_code(rc).
  */
 int cli_lib_error(int rc, const char *what, const char *fallback_hint);
+
+/* The exit code for a library error: CLI_EXIT_TIMEOUT for -ETIMEDOUT,
+ * CLI_EXIT_USAGE for a name that cannot be parsed (SHMKIT_E_BAD_NAME), else
+ * CLI_EXIT_ERROR. */
+int cli_exit_code(int rc);
 
 /* A CLI-level error: "shmkit: error: ..." then "shmkit: hint: HINT" when
  * hint is not NULL.  Returns CLI_EXIT_ERROR. */

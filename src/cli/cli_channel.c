@@ -139,9 +139,7 @@ static int open_failed(int rc, const char *cmd, const char *name,
             fprintf(stderr, "shmkit: hint: %s\n", hint);
         else if (rc == SHMKIT_E_BUSY)
             cli_hint("'shmkit info %s' shows who holds it", safe);
-        if (rc == SHMKIT_E_BAD_NAME)
-            return CLI_EXIT_USAGE;
-        return rc == -ETIMEDOUT ? CLI_EXIT_TIMEOUT : CLI_EXIT_ERROR;
+        return cli_exit_code(rc);
     }
     return cli_lib_error(rc, name, NULL);
 }

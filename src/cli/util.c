@@ -36,6 +36,11 @@ int cli_lib_error(int rc, const char *what, const char *fallback_hint)
     }
     if (hint && hint[0])
         fprintf(stderr, "shmkit: hint: %s\n", hint);
+    return cli_exit_code(rc);
+}
+
+int cli_exit_code(int rc)
+{
     if (rc == SHMKIT_E_BAD_NAME)
         return CLI_EXIT_USAGE; /* a name we cannot parse is bad usage */
     return rc == -ETIMEDOUT ? CLI_EXIT_TIMEOUT : CLI_EXIT_ERROR;
