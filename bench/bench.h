@@ -241,7 +241,7 @@ extern const mech_t mech_pipe, mech_unix, mech_mq;
 void mq_restore_limits(void);
 
 /* mech_shmkit.c */
-extern const mech_t mech_sk_queue, mech_sk_bus_lossy, mech_sk_bus_reliable,
+extern const mech_t mech_sk_queue, mech_sk_queue_batched, mech_sk_bus_lossy, mech_sk_bus_reliable,
     mech_sk_latest;
 int run_fanout(int reliable, int nreaders);
 int run_slow_reader(int reliable);

@@ -125,23 +125,39 @@ static int sk_open(point_t *p, int side, void **out)
     return 0;
 }
 
-static int sk_send(void *ep, const void *buf, size_t len, int pay, uint64_t seq)
+static int sk_send_more(void *ep, const void *buf, size_t len, int pay,
+                        uint64_t seq, int more)
 {
     shmkit_writer_t *w = ((struct skep *)ep)->w;
     int r;
     if (pay == PAY_COPY) {
-        r = shmkit_writer_send(w, buf, len, -1);
+        r = more ? shmkit_writer_send_more(w, buf, len, -1)
+                 : shmkit_writer_send(w, buf, len, -1);
     } else {
         void *d;
         r = shmkit_writer_reserve(w, len, &d, -1);
         if (r == 0) {
             pay_fill(d, len, pay, seq);
-            r = shmkit_writer_commit(w, len);
+            r = more ? shmkit_writer_commit_more(w, len)
+                     : shmkit_writer_commit(w, len);
         }
     }
     if (r < 0)
         child_fail("shmkit send: %s", shmkit_last_error());
     return r;
+}
+
+static int sk_send(void *ep, const void *buf, size_t len, int pay, uint64_t seq)
+{
+    return sk_send_more(ep, buf, len, pay, seq, 0);
+}
+
+/* "queue batched": a stream sent with send_more / commit_more; the
+ * terminator (a plain send) publishes what is left */
+static int sk_send_batched(void *ep, const void *buf, size_t len, int pay,
+                           uint64_t seq)
+{
+    return sk_send_more(ep, buf, len, pay, seq, seq != SEQ_END);
 }
 
 static int sk_recv(void *ep, void *buf, size_t len, int pay, uint64_t *seq)
@@ -205,6 +221,10 @@ static void sk_close(void *ep, int side)
                         sk_recv, sk_close, sk_teardown}
 
 SK_MECH(mech_sk_queue, "queue", MECH_ZC | MECH_WAIT, SHMKIT_KIND_QUEUE);
+/* one-way only: a round trip never flushes */
+const mech_t mech_sk_queue_batched = {"shmkit", "queue batched", MECH_ZC | MECH_WAIT,
+                                      SHMKIT_KIND_QUEUE, 0, sk_setup, sk_open,
+                                      sk_send_batched, sk_recv, sk_close, sk_teardown};
 SK_MECH(mech_sk_bus_lossy, "bus lossy", MECH_ZC | MECH_WAIT | MECH_LOSSY,
         SHMKIT_KIND_BUS);
 SK_MECH(mech_sk_bus_reliable, "bus reliable", MECH_ZC | MECH_WAIT,

@@ -1557,6 +1557,7 @@ int main(int argc, char **argv)
     if (cfg.quick) {
         run_rtt(&mech_sk_queue, 64, PAY_COPY, SHMKIT_WAIT_SPIN, "spin");
         run_tput(&mech_sk_queue, 64, PAY_COPY, SHMKIT_WAIT_SPIN, "spin");
+        run_tput(&mech_sk_queue_batched, 64, PAY_COPY, SHMKIT_WAIT_SPIN, "spin");
     } else {
         for (int k = 0; k < 4; k++)
             for (int i = 0; i < NSIZES; i++) {
@@ -1572,7 +1573,14 @@ int main(int argc, char **argv)
                 run_tput(kinds[k], all_sizes[i], PAY_COPY, SHMKIT_WAIT_SPIN, "spin");
                 run_tput(kinds[k], all_sizes[i], PAY_ZC, SHMKIT_WAIT_SPIN, "spin");
             }
+        for (int i = 0; i < NSIZES; i++) {
+            run_tput(&mech_sk_queue_batched, all_sizes[i], PAY_COPY, SHMKIT_WAIT_SPIN,
+                     "spin");
+            run_tput(&mech_sk_queue_batched, all_sizes[i], PAY_ZC, SHMKIT_WAIT_SPIN,
+                     "spin");
+        }
         run_tput(&mech_sk_queue, 65536, PAY_HANDOFF, SHMKIT_WAIT_SPIN, "spin");
+        run_tput(&mech_sk_queue_batched, 65536, PAY_HANDOFF, SHMKIT_WAIT_SPIN, "spin");
         run_tput(&mech_sk_queue, 1 << 20, PAY_HANDOFF, SHMKIT_WAIT_SPIN, "spin");
         run_tput(&mech_sk_queue, 64, PAY_COPY, SHMKIT_WAIT_ADAPTIVE, "adaptive");
         run_tput(&mech_sk_queue, 64, PAY_COPY, SHMKIT_WAIT_BLOCK, "block");

@@ -381,6 +381,9 @@ int shmkit_writer_open(const char *name, const shmkit_endpoint_opts_t *o,
         sk_writer_recover(w);
     w->head_cache = w->pos; /* refreshed before the first wait */
     w->res_pos = UINT64_MAX;
+    /* a batch published before it spans an eighth of the ring: the reader
+     * works on one part while the writer fills the next */
+    w->batch_limit = w->v.cap / 8;
     if (w->v.kind == SHMKIT_KIND_QUEUE) {
         uint64_t qh = atomic_load_explicit(&ch->qhead, memory_order_acquire);
         if (!multi && (w->pos < qh || w->pos - qh > w->v.cap)) {
@@ -648,6 +651,7 @@ static int writer_free(shmkit_writer_t *w, int end_stream)
     int multi = v->kind == SHMKIT_KIND_QUEUE && (v->flags & SK_CF_MULTI);
     if (w->res_pos != UINT64_MAX)
         sk_writer_abandon(w); /* never leave a claim open, never publish it */
+    sk_flush_batch(w); /* what was sent with send_more was sent */
     atomic_store_explicit(&v->ep->claim_pos, SK_CLAIM_IDLE, memory_order_release);
     atomic_store_explicit(&v->ep->role, 0, memory_order_release);
     /* Dekker with the other producers closing: each stores its role, then

@@ -70,6 +70,9 @@
 
 #define SK_CLAIM_IDLE UINT64_MAX
 
+/* a writer publishes a send_more batch once it holds this many records */
+#define SK_BATCH_MAX 64u
+
 struct sk_chan {
     /* line 0: configuration, written before ready, read-only afterwards */
     uint64_t magic;
@@ -204,6 +207,14 @@ struct shmkit_writer {
     uint64_t msgs, bytes;  /* mirrors of our ep counters                   */
     uint32_t latest_slot;  /* latest: slot being written                   */
     uint64_t last_evict_ns; /* bus: last look for dead readers holding us  */
+    /* send_more/commit_more: records written in place, their words not yet
+     * stored.  Published in order by sk_flush_batch(), so what readers can
+     * see is always a prefix of what was written (a writer killed with a
+     * batch open leaves no committed record beyond the published ones). */
+    uint32_t nbatch;
+    uint64_t batch_pos;    /* position of the first unpublished record     */
+    uint64_t batch_limit;  /* publish once the batch spans this many bytes */
+    uint64_t batch_word[SK_BATCH_MAX];
 };
 
 struct shmkit_reader {
@@ -227,6 +238,7 @@ void sk_publish_tail(struct sk_chan *ch, uint64_t tail, uint64_t seq);
 int sk_pad_claim(struct sk_chan_view *v, uint64_t pos, uint64_t end);
 void sk_writer_recover(shmkit_writer_t *w);
 void sk_writer_abandon(shmkit_writer_t *w);
+void sk_flush_batch(shmkit_writer_t *w);
 
 /* channel.c */
 typedef int (*sk_cond_fn)(void *ctx);
@@ -238,7 +250,7 @@ uint64_t sk_min_head(struct shmkit_writer *w, int evict);
 
 /* ring.c (queue, bus) */
 int sk_ring_reserve(shmkit_writer_t *w, size_t len, void **buf, int64_t timeout_ns);
-int sk_ring_commit(shmkit_writer_t *w, size_t len);
+int sk_ring_commit(shmkit_writer_t *w, size_t len, int more);
 int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len, int64_t timeout_ns);
 int sk_ring_release(shmkit_reader_t *r);
 void sk_ring_reader_join(shmkit_reader_t *r);

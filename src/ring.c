@@ -189,6 +189,9 @@ int sk_ring_reserve(shmkit_writer_t *w, size_t len, void **buf,
                       "a reservation is already open; commit it first");
     if (is_multi(v))
         return reserve_multi(w, size, len, buf, timeout_ns);
+    /* a wrap pad or a wait for space: what the batch holds goes out first
+     * (a reader must be able to drain it, and a pad is never batched) */
+    sk_flush_batch(w);
     uint64_t pos = w->pos;
     uint64_t off = pos & v->mask;
     uint64_t pad = off + size > v->cap ? v->cap - off : 0;
@@ -212,30 +215,69 @@ int sk_ring_reserve(shmkit_writer_t *w, size_t len, void **buf,
     return 0;
 }
 
-/* Publishes the record at res_pos (single writer) and does the bookkeeping
- * every commit shares; inlined into the send fast path. */
-static inline void commit_sp(shmkit_writer_t *w, uint64_t pos, size_t len,
-                             uint64_t size)
+/* The bookkeeping after records are published: the (tail, seq) pair, our
+ * counters, and a look at whether a reader sleeps. */
+static inline void published(shmkit_writer_t *w)
 {
     struct sk_chan_view *v = &w->v;
-    struct sk_chan *ch = v->ch;
+    sk_publish_tail(v->ch, w->pos, w->seq);
+    atomic_store_explicit(&v->ep->w_msgs, w->msgs, memory_order_relaxed);
+    atomic_store_explicit(&v->ep->w_bytes, w->bytes, memory_order_relaxed);
+    sk_event_notify(&v->ch->data_ev, v->kind == SHMKIT_KIND_BUS);
+}
+
+/* Stores the words of a send_more batch in ring order (release each, so a
+ * reader that sees one sees every byte before it), then publishes the tail
+ * once.  The words are our own, kept in the handle: nothing is read back
+ * from the ring. */
+void sk_flush_batch(shmkit_writer_t *w)
+{
+    struct sk_chan_view *v = &w->v;
+    uint32_t n = w->nbatch;
+    if (n == 0)
+        return;
+    uint64_t pos = w->batch_pos;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t wd = w->batch_word[i];
+        atomic_store_explicit(word_at(v, pos), wd, memory_order_release);
+        pos += sk_rec_size(wd & SK_W_LEN);
+    }
+    w->nbatch = 0;
+    published(w);
+}
+
+/* Publishes the record at res_pos (single writer) and does the bookkeeping
+ * every commit shares; inlined into the send fast path.  more: keep the
+ * record in the batch (send_more), published later in order.  A batch
+ * never holds a pad: a wrap takes the general way, which flushes first. */
+static inline void commit_sp(shmkit_writer_t *w, uint64_t pos, size_t len,
+                             uint64_t size, int more)
+{
+    struct sk_chan_view *v = &w->v;
     unsigned char *rec = v->ring + (pos & v->mask);
     uint64_t seq = w->seq++;
     memcpy(rec + 8, &seq, 8);
-    /* the commit: one release store; pairs with the reader's acquire */
-    atomic_store_explicit((_Atomic uint64_t *)(void *)rec,
-                          sk_word(pos, 0, (uint32_t)len), memory_order_release);
+    uint64_t word = sk_word(pos, 0, (uint32_t)len);
     w->pos = pos + size;
-    sk_publish_tail(ch, w->pos, w->seq);
     w->res_pos = UINT64_MAX;
     w->msgs++;
     w->bytes += len;
-    atomic_store_explicit(&v->ep->w_msgs, w->msgs, memory_order_relaxed);
-    atomic_store_explicit(&v->ep->w_bytes, w->bytes, memory_order_relaxed);
-    sk_event_notify(&ch->data_ev, v->kind == SHMKIT_KIND_BUS);
+    if (__builtin_expect(more | w->nbatch, 0)) {
+        if (w->nbatch == 0)
+            w->batch_pos = pos;
+        w->batch_word[w->nbatch++] = word;
+        if (!more || w->nbatch == SK_BATCH_MAX ||
+            w->pos - w->batch_pos >= w->batch_limit)
+            sk_flush_batch(w);
+        return;
+    }
+    /* the commit: one release store; pairs with the reader's acquire */
+    atomic_store_explicit((_Atomic uint64_t *)(void *)rec, word,
+                          memory_order_release);
+    published(w);
 }
 
-int sk_ring_commit(shmkit_writer_t *w, size_t len)
+int sk_ring_commit(shmkit_writer_t *w, size_t len, int more)
 {
     struct sk_chan_view *v = &w->v;
     struct sk_chan *ch = v->ch;
@@ -249,7 +291,7 @@ int sk_ring_commit(shmkit_writer_t *w, size_t len)
                       "commit of %zu bytes is more than the %llu reserved", len,
                       (unsigned long long)w->res_bytes);
     if (!is_multi(v)) {
-        commit_sp(w, pos, len, size);
+        commit_sp(w, pos, len, size, more);
         return 0;
     }
     unsigned char *rec = v->ring + (pos & v->mask);
@@ -360,30 +402,40 @@ int shmkit_writer_reserve(shmkit_writer_t *w, size_t len, void **buf,
     return sk_ring_reserve(w, len, buf, timeout_ns);
 }
 
-int shmkit_writer_commit(shmkit_writer_t *w, size_t len)
+static inline int commit(shmkit_writer_t *w, size_t len, int more)
 {
     struct sk_chan_view *v = &w->v;
     if (__builtin_expect(v->kind != SHMKIT_KIND_LATEST && !is_multi(v) &&
                              w->res_pos != UINT64_MAX && len <= w->res_bytes,
                          1)) {
-        commit_sp(w, w->res_pos, len, sk_rec_size(len));
+        commit_sp(w, w->res_pos, len, sk_rec_size(len), more);
         return 0;
     }
     if (v->kind == SHMKIT_KIND_LATEST)
         return sk_latest_commit(w, len);
-    return sk_ring_commit(w, len);
+    return sk_ring_commit(w, len, more);
+}
+
+int shmkit_writer_commit(shmkit_writer_t *w, size_t len)
+{
+    return commit(w, len, 0);
+}
+
+int shmkit_writer_commit_more(shmkit_writer_t *w, size_t len)
+{
+    return commit(w, len, 1);
 }
 
 /* Copying send: the fast path is one memcpy into the ring and the commit,
  * all inlined; everything else goes the general way. */
-int shmkit_writer_send(shmkit_writer_t *w, const void *buf, size_t len,
-                       int64_t timeout_ns)
+static inline int send_msg(shmkit_writer_t *w, const void *buf, size_t len,
+                       int64_t timeout_ns, int more)
 {
     struct sk_chan_view *v = &w->v;
     int64_t off = reserve_fast(w, len);
     if (__builtin_expect(off >= 0, 1)) {
         memcpy(v->ring + off + SK_REC_HDR, buf, len);
-        commit_sp(w, w->pos, len, sk_rec_size(len));
+        commit_sp(w, w->pos, len, sk_rec_size(len), more);
         return 0;
     }
     void *p;
@@ -391,7 +443,28 @@ int shmkit_writer_send(shmkit_writer_t *w, const void *buf, size_t len,
     if (r < 0)
         return r;
     memcpy(p, buf, len);
-    return shmkit_writer_commit(w, len);
+    return commit(w, len, more);
+}
+
+int shmkit_writer_send(shmkit_writer_t *w, const void *buf, size_t len,
+                       int64_t timeout_ns)
+{
+    return send_msg(w, buf, len, timeout_ns, 0);
+}
+
+int shmkit_writer_send_more(shmkit_writer_t *w, const void *buf, size_t len,
+                            int64_t timeout_ns)
+{
+    return send_msg(w, buf, len, timeout_ns, 1);
+}
+
+int shmkit_writer_flush(shmkit_writer_t *w)
+{
+    if (!w)
+        return sk_err(-EINVAL, "flush", NULL, "writer must not be NULL");
+    if (w->v.kind != SHMKIT_KIND_LATEST && !is_multi(&w->v))
+        sk_flush_batch(w);
+    return 0;
 }
 
 /* ---- reader ---------------------------------------------------------------- */
