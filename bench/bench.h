@@ -204,7 +204,9 @@ typedef struct result {
     lat_stats_t lat;
     double line_p50;           /* cache-line floor measured next to it     */
     double futex_p50;          /* block: futex floor measured next to it   */
-    double ref_adj;            /* throughput: reference ring next to it    */
+    double ref_adj;            /* throughput: msgs_s / ref_adj = x ref, the
+                                  median of the ratios to the reference
+                                  ring run right before each run        */
     double msgs_s, gb_s;       /* throughput (reader side)                  */
     double w_msgs_s;           /* writer's rate                             */
     uint64_t lost;

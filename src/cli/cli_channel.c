@@ -363,14 +363,15 @@ static int pub_reserve(shmkit_writer_t *w, size_t len, void **buf)
     }
 }
 
-static int pub_send(shmkit_writer_t *w, const void *p, size_t len)
+/* more: readers see it with the next plain send or flush (a batch) */
+static int pub_send(shmkit_writer_t *w, const void *p, size_t len, int more)
 {
     void *buf;
     int rc = pub_reserve(w, len, &buf);
     if (rc < 0)
         return rc;
     memcpy(buf, p, len);
-    return shmkit_writer_commit(w, len);
+    return more ? shmkit_writer_commit_more(w, len) : shmkit_writer_commit(w, len);
 }
 
 static int pub_send_failed(int rc)
@@ -404,7 +405,7 @@ static int pub_raw_stream(shmkit_writer_t *w, size_t chunk)
             rc = stdin_failed(errno);
             break;
         }
-        int s = pub_send(w, buf, (size_t)n);
+        int s = pub_send(w, buf, (size_t)n, 0);
         if (s < 0) {
             rc = pub_send_failed(s);
             break;
@@ -447,7 +448,7 @@ static int pub_raw_file(shmkit_writer_t *w, size_t chunk, const struct stat *st0
                 rc = stdin_failed(errno);
                 break;
             }
-            int s = pub_send(w, tmp, (size_t)n);
+            int s = pub_send(w, tmp, (size_t)n, 0);
             if (s < 0) {
                 rc = pub_send_failed(s);
                 break;
@@ -503,12 +504,14 @@ static int pub_lines(shmkit_writer_t *w, size_t max_msg, const char *name)
     cli_safe_copy(safe, sizeof safe, name);
     while (!g_stop) {
         unsigned char *nl;
-        /* send the complete lines in buf[start, have) */
+        /* send the complete lines in buf[start, have) as one batch: the
+         * readers get them with the flush below, before a read() that may
+         * block (many short lines cost one commit, not one each) */
         while ((nl = memchr(buf + scanned, '\n', have - scanned)) != NULL) {
             size_t len = (size_t)(nl - (buf + start)) + 1;
             if (len > max_msg)
                 break;
-            int s = pub_send(w, buf + start, len);
+            int s = pub_send(w, buf + start, len, 1);
             if (s < 0) {
                 rc = pub_send_failed(s);
                 goto out;
@@ -518,6 +521,7 @@ static int pub_lines(shmkit_writer_t *w, size_t max_msg, const char *name)
         }
         if (nl == NULL)
             scanned = have;
+        shmkit_writer_flush(w);
         if ((nl != NULL) || have - start > max_msg) {
             rc = cli_error(NULL, "pub: a line is longer than %zu bytes, the "
                            "largest message of %s", max_msg, safe);
@@ -529,7 +533,7 @@ static int pub_lines(shmkit_writer_t *w, size_t max_msg, const char *name)
         }
         if (eof) {
             if (have > start) { /* a last line without a newline */
-                int s = pub_send(w, buf + start, have - start);
+                int s = pub_send(w, buf + start, have - start, 0);
                 if (s < 0)
                     rc = pub_send_failed(s);
             }
