@@ -446,18 +446,20 @@ SHMKIT_API int shmkit_writer_send(shmkit_writer_t *w, const void *buf,
 /**
  * Batching, like send(2)'s MSG_MORE: the message is written, but readers
  * see it only with a later plain send or commit, shmkit_writer_flush(),
- * close or detach, or once the batch holds 64 messages or an eighth of the
- * ring (and before the writer waits for space or wraps).  Messages still
- * appear one by one, in order; a writer that dies loses its unpublished
- * batch, never part of a message.  Publishing many messages with one
- * commit keeps the reader from pulling each cache line while the writer
- * still writes it: with 64 B messages a stream goes 2-4x faster.  On
- * latest and multi-producer queues these are the plain calls.
+ * close or detach, or once the batch holds 64 messages or spans 16 KiB
+ * (an eighth of the ring if that is less), and before the writer waits for
+ * space or wraps.  Messages still appear one by one, in order; a writer
+ * that dies loses what it had not yet published (whole messages), never
+ * part of one.  Publishing many messages with one commit keeps the reader
+ * from pulling each cache line while the writer still writes it
+ * (docs/BENCHMARKS.md has the gain).  On latest and multi-producer queues
+ * these are the plain calls.
  */
 SHMKIT_API int shmkit_writer_send_more(shmkit_writer_t *w, const void *buf,
                                        size_t len, int64_t timeout_ns);
 SHMKIT_API int shmkit_writer_commit_more(shmkit_writer_t *w, size_t len);
-/** Publishes what send_more / commit_more left unpublished.  Returns 0. */
+/** Publishes what send_more / commit_more left unpublished.  Returns 0
+ *  (-EINVAL for a NULL writer). */
 SHMKIT_API int shmkit_writer_flush(shmkit_writer_t *w);
 /** Number of live readers (bus: joined readers; queue: 1 if the consumer is
  *  attached; latest: attached readers). */

@@ -381,9 +381,11 @@ int shmkit_writer_open(const char *name, const shmkit_endpoint_opts_t *o,
         sk_writer_recover(w);
     w->head_cache = w->pos; /* refreshed before the first wait */
     w->res_pos = UINT64_MAX;
-    /* a batch published before it spans an eighth of the ring: the reader
-     * works on one part while the writer fills the next */
-    w->batch_limit = w->v.cap / 8;
+    /* a batch is published before it spans an eighth of the ring or
+     * 16 KiB: the reader works on one part while the writer fills the
+     * next, and larger messages gain nothing from waiting for each other
+     * (a message of a few KiB crosses in its own lines anyway) */
+    w->batch_limit = w->v.cap / 8 < 16384 ? w->v.cap / 8 : 16384;
     if (w->v.kind == SHMKIT_KIND_QUEUE) {
         uint64_t qh = atomic_load_explicit(&ch->qhead, memory_order_acquire);
         if (!multi && (w->pos < qh || w->pos - qh > w->v.cap)) {

@@ -5,7 +5,8 @@
  *  1. Unpublished until a plain send, a plain commit or flush, then all of
  *     them in order: queue, reliable bus, lossy bus.  A refused message
  *     (EMSGSIZE) leaves the batch as it was.
- *  2. Published by itself at 64 messages, and at an eighth of the ring.
+ *  2. Published by itself at 64 messages, at an eighth of the ring, and
+ *     at 16 KiB.
  *  3. A full ring (timeout 0) publishes the batch before it says EAGAIN:
  *     the reader can drain it, and the writer goes on.
  *  4. Close and detach publish the batch; a successor continues after it.
@@ -166,8 +167,23 @@ static void published_at_the_limits(void)
     }
     CHECK_OK(shmkit_writer_close(w));
     finish(r);
-    printf("queue: a batch is published at 64 messages and at an eighth of "
-           "the ring: ok\n");
+
+    /* 1 MiB ring: at 16 KiB, i.e. 5 records of 4016 bytes */
+    open_pair(SHMKIT_KIND_QUEUE, 0, 1 << 20, &w, &r);
+    static uint8_t k4[4000];
+    memset(k4, 0x33, sizeof k4);
+    for (int i = 0; i < 4; i++)
+        CHECK_OK(shmkit_writer_send_more(w, k4, sizeof k4, 0));
+    expect_none(r, "16064 bytes sent with send_more into a 1 MiB ring");
+    CHECK_OK(shmkit_writer_send_more(w, k4, sizeof k4, 0));
+    for (int i = 0; i < 5; i++) {
+        size_t n;
+        CHECK_OK(shmkit_reader_recv(r, k4, sizeof k4, &n, QUICK));
+    }
+    CHECK_OK(shmkit_writer_close(w));
+    finish(r);
+    printf("queue: a batch is published at 64 messages, at an eighth of "
+           "the ring, and at 16 KiB: ok\n");
 }
 
 /* ---- 3 ------------------------------------------------------------------ */
