@@ -448,7 +448,8 @@ SHMKIT_API int shmkit_writer_send(shmkit_writer_t *w, const void *buf,
  * see it only with a later plain send or commit, shmkit_writer_flush(),
  * close or detach, or once the batch holds 64 messages or spans 16 KiB
  * (an eighth of the ring if that is less), and before the writer waits for
- * space or wraps.  Messages still appear one by one, in order; a writer
+ * space or pads the ring's end (a reserve alone publishes nothing; its
+ * commit does).  Messages still appear one by one, in order; a writer
  * that dies loses what it had not yet published (whole messages), never
  * part of one.  Publishing many messages with one commit keeps the reader
  * from pulling each cache line while the writer still writes it

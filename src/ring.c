@@ -249,7 +249,9 @@ void sk_flush_batch(shmkit_writer_t *w)
 /* Publishes the record at res_pos (single writer) and does the bookkeeping
  * every commit shares; inlined into the send fast path.  more: keep the
  * record in the batch (send_more), published later in order.  A batch
- * never holds a pad: a wrap takes the general way, which flushes first. */
+ * never holds a pad: a record that does not fit before the ring's end
+ * takes the general way, which flushes first (one that ends exactly there
+ * does not, and the batch goes on at the ring's start). */
 static inline void commit_sp(shmkit_writer_t *w, uint64_t pos, size_t len,
                              uint64_t size, int more)
 {

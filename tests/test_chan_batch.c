@@ -8,7 +8,8 @@
  *  2. Published by itself at 64 messages, at an eighth of the ring, and
  *     at 16 KiB.
  *  3. A full ring (timeout 0) publishes the batch before it says EAGAIN:
- *     the reader can drain it, and the writer goes on.
+ *     the reader can drain it, and the writer goes on.  Batches also run
+ *     across the ring's end where records fit it exactly (no pad).
  *  4. Close and detach publish the batch; a successor continues after it.
  *  5. A writer killed with a batch open: nothing of the batch is ever seen,
  *     not even by a reader walking the successor's records over the same
@@ -134,54 +135,41 @@ static void unpublished_until_plain(void)
 
 /* ---- 2 ------------------------------------------------------------------ */
 
-static void published_at_the_limits(void)
+/* n - 1 messages of len bytes sent with send_more into a fresh queue of
+ * capacity cap stay unpublished; the n-th publishes all n. */
+static void published_at(uint64_t cap, size_t len, int n, const char *limit)
 {
     shmkit_writer_t *w;
     shmkit_reader_t *r;
-    open_pair(SHMKIT_KIND_QUEUE, 0, 1 << 20, &w, &r);
-    uint8_t buf[64];
-    memset(buf, 0x11, sizeof buf);
-    for (int i = 0; i < 63; i++)
-        CHECK_OK(shmkit_writer_send_more(w, buf, 8, 0));
-    expect_none(r, "63 messages sent with send_more");
-    CHECK_OK(shmkit_writer_send_more(w, buf, 8, 0));
-    for (int i = 0; i < 64; i++) {
-        size_t n;
-        CHECK_OK(shmkit_reader_recv(r, buf, sizeof buf, &n, QUICK));
+    static uint8_t buf[4096];
+    open_pair(SHMKIT_KIND_QUEUE, 0, cap, &w, &r);
+    memset(buf, 0x11, len);
+    for (int i = 0; i < n - 1; i++)
+        CHECK_OK(shmkit_writer_send_more(w, buf, len, 0));
+    char why[160];
+    snprintf(why, sizeof why, "%d messages of %zu bytes sent with send_more "
+             "into a %llu-byte ring (published at %s)", n - 1, len,
+             (unsigned long long)cap, limit);
+    expect_none(r, why);
+    CHECK_OK(shmkit_writer_send_more(w, buf, len, 0));
+    for (int i = 0; i < n; i++) {
+        size_t got;
+        int rc = shmkit_reader_recv(r, buf, sizeof buf, &got, QUICK);
+        CHECKF(rc == 0 && got == len, "message %d of %d, published at %s: %d (%s)",
+               i + 1, n, limit, rc, shmkit_strerror(rc));
     }
-    expect_none(r, "after the 64");
+    expect_none(r, "after the batch");
     CHECK_OK(shmkit_writer_close(w));
     finish(r);
+}
 
-    /* 4 KiB ring: an eighth is 512 bytes, i.e. 5 records of 120 bytes */
-    open_pair(SHMKIT_KIND_QUEUE, 0, 4096, &w, &r);
-    uint8_t m[104];
-    memset(m, 0x22, sizeof m);
-    for (int i = 0; i < 4; i++)
-        CHECK_OK(shmkit_writer_send_more(w, m, sizeof m, 0));
-    expect_none(r, "480 bytes sent with send_more into a 4 KiB ring");
-    CHECK_OK(shmkit_writer_send_more(w, m, sizeof m, 0));
-    for (int i = 0; i < 5; i++) {
-        size_t n;
-        CHECK_OK(shmkit_reader_recv(r, m, sizeof m, &n, QUICK));
-    }
-    CHECK_OK(shmkit_writer_close(w));
-    finish(r);
-
-    /* 1 MiB ring: at 16 KiB, i.e. 5 records of 4016 bytes */
-    open_pair(SHMKIT_KIND_QUEUE, 0, 1 << 20, &w, &r);
-    static uint8_t k4[4000];
-    memset(k4, 0x33, sizeof k4);
-    for (int i = 0; i < 4; i++)
-        CHECK_OK(shmkit_writer_send_more(w, k4, sizeof k4, 0));
-    expect_none(r, "16064 bytes sent with send_more into a 1 MiB ring");
-    CHECK_OK(shmkit_writer_send_more(w, k4, sizeof k4, 0));
-    for (int i = 0; i < 5; i++) {
-        size_t n;
-        CHECK_OK(shmkit_reader_recv(r, k4, sizeof k4, &n, QUICK));
-    }
-    CHECK_OK(shmkit_writer_close(w));
-    finish(r);
+static void published_at_the_limits(void)
+{
+    published_at(1 << 20, 8, 64, "64 messages");
+    /* an eighth of 4 KiB is 512 bytes: 5 records of 120 bytes */
+    published_at(4096, 104, 5, "an eighth of the ring");
+    /* 16 KiB: 5 records of 4016 bytes */
+    published_at(1 << 20, 4000, 5, "16 KiB");
     printf("queue: a batch is published at 64 messages, at an eighth of "
            "the ring, and at 16 KiB: ok\n");
 }
@@ -193,7 +181,8 @@ static void full_ring_publishes(void)
     shmkit_writer_t *w;
     shmkit_reader_t *r;
     open_pair(SHMKIT_KIND_QUEUE, 0, 4096, &w, &r);
-    /* small messages (up to 1/8 of the ring is 64 of them) until full */
+    /* small messages (48-byte records: about 11 to an eighth of the ring,
+     * so batches are published on the way too) until full */
     uint64_t i = 0, next = 0;
     for (int lap = 0; lap < 20; lap++) {
         int rc;
@@ -222,6 +211,31 @@ static void full_ring_publishes(void)
     finish(r);
     printf("queue: a full ring publishes the batch before EAGAIN (%llu messages, "
            "20 laps): ok\n", (unsigned long long)i);
+
+    /* 128-byte records fill the ring exactly: no pad, so batches of three
+     * run across the ring's end (32 records a lap) */
+    open_pair(SHMKIT_KIND_QUEUE, 0, 4096, &w, &r);
+    uint8_t m[112];
+    next = 0;
+    for (uint64_t k = 0; k < 300; k++) {
+        memset(m, (int)(k & 0xff), sizeof m);
+        if (k % 3 != 2) {
+            CHECK_OK(shmkit_writer_send_more(w, m, sizeof m, 0));
+            continue;
+        }
+        CHECK_OK(shmkit_writer_send(w, m, sizeof m, 0));
+        for (; next <= k; next++) {
+            size_t n;
+            CHECK_OK(shmkit_reader_recv(r, m, sizeof m, &n, QUICK));
+            CHECKF(n == sizeof m && m[0] == (uint8_t)next && m[111] == (uint8_t)next,
+                   "exact-fit lap: message %llu wrong", (unsigned long long)next);
+        }
+        expect_none(r, "after a batch of three");
+    }
+    CHECK_OK(shmkit_writer_close(w));
+    finish(r);
+    printf("queue: batches run across the ring's end where records fit it "
+           "exactly: ok\n");
 }
 
 /* ---- 4 ------------------------------------------------------------------ */
