@@ -319,6 +319,8 @@ static void pub_help(void)
           "  -t, --timeout SECONDS   give up waiting for the channel or the\n"
           "                          readers after this long (exit 5)\n"
           "  -l, --lines             one message per line, newline included;\n"
+          "                          the lines of one read of stdin are\n"
+          "                          published together, before the next read;\n"
           "                          a line longer than the largest message is\n"
           "                          an error\n"
           "  -c, --chunk SIZE        largest raw message, default 256K (and at\n"
