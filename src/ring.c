@@ -103,6 +103,27 @@ static inline void put_pad(struct sk_chan_view *v, uint64_t pos)
                           memory_order_release);
 }
 
+/*
+ * Large messages into an empty ring start again at the ring's start.  A
+ * ring walks its whole capacity before it reuses a byte, so with messages
+ * of a MiB a round trip touches 8-16 MiB of cold memory where a pool (as
+ * iceoryx's) reuses a few warm chunks.  When every reader has released
+ * everything (a fresh look at their heads, so only for records of at least
+ * an eighth of the ring) and the writer is past half the ring, it pads to
+ * the ring's end: large messages then stay in the first half.  Not sooner:
+ * until the readers pass the pad, the writer has only the bytes before it
+ * (so a burst right after a rewind still finds half the ring), and a
+ * region the reader has just read is still in its cache (writing it again
+ * at once, one region in turn, made zero-copy round trips slower than no
+ * rewind at all).  Not on a lossy bus, whose writer does not track its
+ * readers.
+ */
+static inline int rewind_candidate(const struct sk_chan_view *v, uint64_t size,
+                                   uint64_t off)
+{
+    return size >= v->cap / 8 && off >= v->cap / 2 && off >= size && !is_lossy(v);
+}
+
 static inline void publish_horizon(shmkit_writer_t *w, uint64_t end)
 {
     if (end <= w->horizon_pub)
@@ -195,6 +216,13 @@ int sk_ring_reserve(shmkit_writer_t *w, size_t len, void **buf,
     uint64_t pos = w->pos;
     uint64_t off = pos & v->mask;
     uint64_t pad = off + size > v->cap ? v->cap - off : 0;
+    if (!pad && rewind_candidate(v, size, off)) {
+        uint64_t head = sk_min_head(w, 0);
+        if (head == pos) {
+            w->head_cache = head;
+            pad = v->cap - off; /* off >= size: the record fits */
+        }
+    }
     uint64_t end = pos + pad + size;
     if (is_lossy(v)) {
         publish_horizon(w, end);
@@ -374,7 +402,7 @@ static inline int64_t reserve_fast(shmkit_writer_t *w, size_t len)
         return -1;
     uint64_t size = sk_rec_size(len), pos = w->pos;
     uint64_t off = pos & v->mask, end = pos + size;
-    if (__builtin_expect(off + size > v->cap, 0))
+    if (__builtin_expect(off + size > v->cap || rewind_candidate(v, size, off), 0))
         return -1;
     if (is_lossy(v))
         publish_horizon(w, end);

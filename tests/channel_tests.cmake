@@ -15,3 +15,4 @@ shmkit_c_test(test_chan_killwindow test_chan_killwindow.c "unit;multiproc"   120
 shmkit_c_test(test_chan_regress  test_chan_regress.c  "unit;multiproc"     120)
 shmkit_c_test(test_chan_review   test_chan_review.c   "unit;multiproc"     120)
 shmkit_c_test(test_chan_batch    test_chan_batch.c    "unit;multiproc"     120)
+shmkit_c_test(test_chan_rewind   test_chan_rewind.c   "unit"               120)
