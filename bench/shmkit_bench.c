@@ -665,6 +665,19 @@ static int setup_point(point_t *p, const mech_t *m, size_t size, int pay, int wa
     return 0;
 }
 
+/* A result of a channel point, named as its label is. */
+static void point_result(result_t *res, int type, const mech_t *m, const char *mode,
+                         int pay, size_t size)
+{
+    memset(res, 0, sizeof *res);
+    res->type = type;
+    snprintf(res->group, sizeof res->group, "%s", m->group);
+    snprintf(res->mech, sizeof res->mech, "%s", m->name);
+    snprintf(res->mode, sizeof res->mode, "%s", mode);
+    snprintf(res->variant, sizeof res->variant, "%s", pay_name(pay));
+    res->size = size;
+}
+
 int run_rtt(const mech_t *m, size_t size, int pay, int wait, const char *mode)
 {
     char label[256];
@@ -726,13 +739,7 @@ int run_rtt(const mech_t *m, size_t size, int pay, int wait, const char *mode)
     double adj = reps > 1 ? median(v[6], reps) : v[6][0];
     double fadj = reps > 1 ? median(v[7], reps) : v[7][0];
     result_t res;
-    memset(&res, 0, sizeof res);
-    res.type = R_RTT;
-    snprintf(res.group, sizeof res.group, "%s", m->group);
-    snprintf(res.mech, sizeof res.mech, "%s", m->name);
-    snprintf(res.mode, sizeof res.mode, "%s", mode);
-    snprintf(res.variant, sizeof res.variant, "%s", pay_name(pay));
-    res.size = size;
+    point_result(&res, R_RTT, m, mode, pay, size);
     res.lat = st;
     res.line_p50 = adj;
     res.futex_p50 = fadj;
@@ -870,13 +877,7 @@ int run_tput(const mech_t *m, size_t size, int pay, int wait, const char *mode)
             ratio[nratio++] = rate[k] / ref;
     }
     result_t res;
-    memset(&res, 0, sizeof res);
-    res.type = R_TPUT;
-    snprintf(res.group, sizeof res.group, "%s", m->group);
-    snprintf(res.mech, sizeof res.mech, "%s", m->name);
-    snprintf(res.mode, sizeof res.mode, "%s", mode);
-    snprintf(res.variant, sizeof res.variant, "%s", pay_name(pay));
-    res.size = size;
+    point_result(&res, R_TPUT, m, mode, pay, size);
     res.msgs_s = median(rate, reps);
     res.w_msgs_s = median(wrate, reps);
     res.gb_s = res.msgs_s * (double)size / 1e9;

@@ -492,8 +492,7 @@ int shmkit_writer_flush(shmkit_writer_t *w)
 {
     if (!w)
         return sk_err(-EINVAL, "flush", NULL, "writer must not be NULL");
-    if (w->v.kind != SHMKIT_KIND_LATEST && !is_multi(&w->v))
-        sk_flush_batch(w);
+    sk_flush_batch(w); /* latest and multi-producer never hold a batch */
     return 0;
 }
 
