@@ -12,9 +12,11 @@
  *
  * Lossy bus: the writer never waits.  Before it overwrites a region it
  * publishes `horizon` (its claim end plus some slack, so the store is rare)
- * followed by a release fence; a reader that has read a message checks,
- * after an acquire fence, that horizon has not passed its position plus the
- * capacity (seqlock-style), else the message may be torn: SHMKIT_E_OVERRUN.
+ * followed by a release fence; a reader checks, after an acquire fence,
+ * that horizon has not passed its position plus the capacity (seqlock-style)
+ * before it trusts a commit word (an earlier lap's may survive half
+ * overwritten, see overtaken()) and again after it read the message, else
+ * the message may be torn: SHMKIT_E_OVERRUN.
  * A reader that finds its position overwritten resynchronises at the
  * writer's tail and counts what it lost from the sequence numbers.
  *
@@ -46,6 +48,21 @@ static inline int is_lossy(const struct sk_chan_view *v)
 static inline int is_multi(const struct sk_chan_view *v)
 {
     return v->kind == SHMKIT_KIND_QUEUE && (v->flags & SK_CF_MULTI);
+}
+
+/* Lossy bus: has the writer reached pos again (a lap later) since what we
+ * read there was written?  Call after reading; the acquire fence pairs with
+ * the release fence in publish_horizon(): if any byte we read is the new
+ * lap's, we see its horizon.  A word that passed its tag check may still be
+ * an earlier lap's half overwritten (a message that does not end on an
+ * 8-byte boundary rewrites only the low bytes of the next 8, keeping the
+ * old tag with a length made of payload bytes), and the sequence number
+ * after it the earlier lap's too: neither is trusted before this says no. */
+static inline int overtaken(const struct sk_chan_view *v, uint64_t pos)
+{
+    atomic_thread_fence(memory_order_acquire);
+    return atomic_load_explicit(&v->ch->horizon, memory_order_relaxed) >
+           pos + v->cap;
 }
 
 /* ---- writer ---------------------------------------------------------------- */
@@ -350,6 +367,11 @@ int sk_ring_commit(shmkit_writer_t *w, size_t len, int more)
 void sk_publish_tail(struct sk_chan *ch, uint64_t tail, uint64_t seq)
 {
     uint64_t v = atomic_load_explicit(&ch->tailv, memory_order_relaxed) + 1;
+    /* The slot was last published as v - 2: our last tailv store (v - 1)
+     * must be visible before the slot's new contents, so a reader that
+     * reads them sees tailv moved and tries again (pairs with the acquire
+     * fence in sk_read_tail; free on x86, where stores stay in order). */
+    atomic_thread_fence(memory_order_release);
     atomic_store_explicit(&ch->pair[v & 1].tail, tail, memory_order_relaxed);
     atomic_store_explicit(&ch->pair[v & 1].seq, seq, memory_order_relaxed);
     /* release: the slot is complete; pairs with sk_read_tail's acquire */
@@ -723,6 +745,15 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
         }
         uint64_t off = pos & v->mask;
         uint32_t l = (uint32_t)(w & SK_W_LEN);
+        /* lossy: the word, and the sequence number read below, may be an
+         * earlier lap's, half overwritten (see overtaken()); the fence in
+         * overtaken() orders the check after both reads */
+        uint64_t seq = 0;
+        if (v->kind == SHMKIT_KIND_BUS && !(w & SK_W_PAD) &&
+            off + SK_REC_HDR <= v->cap)
+            memcpy(&seq, v->ring + off + 8, 8);
+        if (is_lossy(v) && overtaken(v, pos))
+            goto lapped;
         if (w & SK_W_PAD) {
             if (l != v->cap - off &&
                 !(is_multi(v) && l >= 8 && !(l & 7) && off + l <= v->cap)) {
@@ -752,16 +783,6 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
                           l, (unsigned long long)off);
         }
         if (v->kind == SHMKIT_KIND_BUS) {
-            uint64_t seq;
-            memcpy(&seq, v->ring + off + 8, 8);
-            if (r->have_seq && seq != r->next_seq && is_lossy(v)) {
-                /* trust the number only if the record was not overwritten
-                 * while we read it (see sk_ring_release) */
-                atomic_thread_fence(memory_order_acquire);
-                if (atomic_load_explicit(&v->ch->horizon, memory_order_relaxed) >
-                    pos + v->cap)
-                    goto lapped;
-            }
             if (r->have_seq && seq != r->next_seq) {
                 if (is_lossy(v) && seq > r->next_seq) {
                     uint64_t lost = seq - r->next_seq;
@@ -801,11 +822,8 @@ static inline int release_impl(shmkit_reader_t *r)
     r->msgs++;
     int rc = 0;
     if (is_lossy(v)) {
-        /* pairs with the release fence in publish_horizon(): if the writer
-         * started overwriting what we read, we see its horizon */
-        atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(&v->ch->horizon, memory_order_relaxed) >
-            pos + v->cap) {
+        /* the writer may have started overwriting what we read meanwhile */
+        if (overtaken(v, pos)) {
             r->msgs--;
             r->lost++;
             atomic_store_explicit(&v->ep->r_lost, r->lost, memory_order_relaxed);
@@ -845,6 +863,8 @@ static inline int64_t peek_fast(shmkit_reader_t *r, uint64_t *off)
         memcpy(&seq, v->ring + o + 8, 8);
         if (r->have_seq && seq != r->next_seq)
             return -1; /* a gap: let the general way account for it */
+        if (is_lossy(v) && overtaken(v, pos))
+            return -1; /* lapped: the general way resynchronises */
         r->next_seq = seq;
         r->have_seq = 1;
     }

@@ -13,6 +13,16 @@
  *     an 8-byte value flat out must get values, newer each time, and never
  *     SHMKIT_E_CORRUPT: it used to give up after 1000 lapped copies, as if
  *     the writer were hostile.  2 s per value size (8 B, 4 KiB, 1 MiB).
+ *  4. (found by test_chan_stress under load) A lapped lossy-bus reader must
+ *     not take a half-overwritten word for a message.  A message whose end
+ *     is not 8-byte aligned overwrites only the low bytes of the ring's
+ *     next 8 bytes: where those held an earlier lap's commit word, its tag
+ *     survives with a length made of payload bytes, and the sequence number
+ *     after it is also the earlier lap's.  The reader at that position took
+ *     it for the message it expected: peek returned a length the writer
+ *     never sent, and recv failed with EMSGSIZE instead of SHMKIT_E_LOST.
+ *     Built here byte by byte, both ways (peek, and recv into a small
+ *     buffer).
  */
 #include "chan_util.h"
 
@@ -167,6 +177,57 @@ static void latest_fast_writer(size_t size)
            "no CORRUPT: ok\n", size, (unsigned long long)got);
 }
 
+/* See 4 above.  A ring of 4096 bytes, messages of 48 bytes (64-byte
+ * records); the reader stops at X = 640, the record with sequence number 10.
+ * The writer goes on to 64 bytes before X's place in the next lap, then
+ * sends a 50-byte message whose last two bytes (0x00, 0x02) land on the old
+ * word at X: its tag and flags stay, its length reads 0x200 = 512, and the
+ * next 8 bytes still hold sequence number 10. */
+static void lapped_half_overwritten(int use_recv)
+{
+    enum { CAP = 4096, X = 640, LEN = 48 };
+    skt_name(name, sizeof name);
+    cu_create(name, SHMKIT_KIND_BUS, CAP, 0, 0, 0);
+    shmkit_writer_t *w;
+    shmkit_reader_t *r;
+    CHECK_OK(shmkit_writer_open(name, NULL, &w));
+    CHECK_OK(shmkit_reader_open(name, NULL, &r));
+    uint8_t msg[64] = {0}, buf[1024];
+    size_t n;
+    uint64_t sent = 0;
+    for (; sent < X / 64; sent++)
+        CHECK_OK(shmkit_writer_send(w, msg, LEN, 0));
+    for (uint64_t i = 0; i < X / 64; i++)
+        CHECK_OK(shmkit_reader_recv(r, buf, sizeof buf, &n, 0));
+    /* up to X + CAP - 64, then the 50-byte one ending 2 bytes into X's place */
+    for (; sent < (X + CAP - 64) / 64; sent++)
+        CHECK_OK(shmkit_writer_send(w, msg, LEN, 0));
+    memset(msg, 0x11, sizeof msg);
+    msg[48] = 0x00;
+    msg[49] = 0x02;
+    CHECK_OK(shmkit_writer_send(w, msg, 50, 0));
+    sent++;
+    const void *p;
+    int rc = use_recv ? shmkit_reader_recv(r, buf, 100, &n, 0)
+                      : shmkit_reader_peek(r, &p, &n, 0);
+    CHECKF(rc == SHMKIT_E_LOST, "%s by a lapped reader: %d (%s), %zu bytes; "
+           "expected SHMKIT_E_LOST", use_recv ? "recv" : "peek", rc,
+           shmkit_strerror(rc), rc == 0 || rc == -EMSGSIZE ? n : 0);
+    /* it resumed at the writer's position: everything since X is lost */
+    CHECKF(shmkit_reader_lost(r) == sent - X / 64, "lost %llu, expected %llu",
+           (unsigned long long)shmkit_reader_lost(r),
+           (unsigned long long)(sent - X / 64));
+    memset(msg, 0x22, sizeof msg);
+    CHECK_OK(shmkit_writer_send(w, msg, LEN, 0));
+    CHECK_OK(shmkit_reader_recv(r, buf, sizeof buf, &n, 0));
+    CHECK(n == LEN && buf[0] == 0x22 && buf[LEN - 1] == 0x22);
+    CHECK_OK(shmkit_reader_close(r));
+    CHECK_OK(shmkit_writer_close(w));
+    CHECK_OK(shmkit_segment_unlink(name));
+    printf("a lapped lossy reader on a half-overwritten word (%s): "
+           "SHMKIT_E_LOST: ok\n", use_recv ? "recv" : "peek");
+}
+
 int main(void)
 {
     cu_init("test_chan_regress", 120);
@@ -177,5 +238,7 @@ int main(void)
     latest_fast_writer(8);
     latest_fast_writer(4096);
     latest_fast_writer(1 << 20);
+    lapped_half_overwritten(0);
+    lapped_half_overwritten(1);
     return cu_result();
 }
