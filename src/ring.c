@@ -110,6 +110,31 @@ static int wait_space(shmkit_writer_t *w, uint64_t end, int64_t timeout_ns)
                         timeout_ns);
 }
 
+/*
+ * Until the writer gets to a position, the 8 bytes there hold what an
+ * earlier lap left, often payload, which any sender controls: a message
+ * made of the next lap's commit words would be read as messages by a
+ * reader waiting there (test_chan_spoof).  So before a record is published
+ * the writer looks at the word where the next one will start, and clears
+ * it if it would pass for a commit word there.  That is rare (only a
+ * crafted or unlucky payload does it), so the common cost is one load of
+ * a line the writer is about to write anyway, issued before the payload
+ * copy.  The place is free space: unread data there would be the oldest
+ * record's word, whose tag is a lap older.  Once checked, nobody but this
+ * writer changes it before the next record's commit.  On a lossy bus the
+ * horizon covers these 8 bytes too (SK_NEXT_WORD).
+ */
+#define SK_NEXT_WORD 8u
+
+static inline void guard_next(struct sk_chan_view *v, uint64_t pos)
+{
+    _Atomic uint64_t *p = word_at(v, pos);
+    if (__builtin_expect(
+            sk_word_tag_ok(atomic_load_explicit(p, memory_order_relaxed), pos), 0))
+        /* relaxed: the commit's release store publishes it */
+        atomic_store_explicit(p, 0, memory_order_relaxed);
+}
+
 /* Writes a pad record at pos covering the rest of the ring. */
 static inline void put_pad(struct sk_chan_view *v, uint64_t pos)
 {
@@ -176,6 +201,17 @@ static int reserve_multi(shmkit_writer_t *w, uint64_t size, size_t len,
                 continue; /* the tail moved meanwhile */
             }
         }
+        /* The word after our claim (see guard_next()), before we take it:
+         * once the tail has moved past us, another producer may have
+         * committed a real word there, so only while the tail is still
+         * ours to take, and with a CAS that loses against such a commit. */
+        _Atomic uint64_t *nw = word_at(v, end);
+        uint64_t old = atomic_load_explicit(nw, memory_order_relaxed);
+        if (__builtin_expect(sk_word_tag_ok(old, end), 0)) {
+            if (atomic_load_explicit(&ch->tail, memory_order_acquire) != pos)
+                continue;
+            atomic_compare_exchange_strong(nw, &old, 0);
+        }
         /* announce the claim before taking it; the CAS (release) publishes
          * it to a consumer that acquire-loads tail */
         atomic_store_explicit(&v->ep->claim_pos, pos, memory_order_relaxed);
@@ -183,8 +219,10 @@ static int reserve_multi(shmkit_writer_t *w, uint64_t size, size_t len,
         if (atomic_compare_exchange_weak_explicit(&ch->tail, &pos, end,
                                                   memory_order_acq_rel,
                                                   memory_order_relaxed)) {
-            if (pad)
+            if (pad) {
+                guard_next(v, pos + pad); /* the pad leads a reader there */
                 put_pad(v, pos);
+            }
             w->res_pos = pos + pad;
             w->res_end = end;
             w->res_len = size;
@@ -242,17 +280,19 @@ int sk_ring_reserve(shmkit_writer_t *w, size_t len, void **buf,
     }
     uint64_t end = pos + pad + size;
     if (is_lossy(v)) {
-        publish_horizon(w, end);
+        publish_horizon(w, end + SK_NEXT_WORD);
     } else if ((int64_t)(end - w->head_cache) > (int64_t)v->cap) {
         int r = wait_space(w, end, timeout_ns);
         if (r < 0)
             return r;
     }
     if (pad) {
+        guard_next(v, pos + pad); /* the pad leads a reader there */
         put_pad(v, pos);
         pos += pad;
         w->pos = pos;
     }
+    guard_next(v, end);
     w->res_pos = pos;
     w->res_len = size;
     w->res_bytes = len;
@@ -338,6 +378,8 @@ int sk_ring_commit(shmkit_writer_t *w, size_t len, int more)
                       "commit of %zu bytes is more than the %llu reserved", len,
                       (unsigned long long)w->res_bytes);
     if (!is_multi(v)) {
+        if (size != w->res_len)
+            guard_next(v, pos + size);
         commit_sp(w, pos, len, size, more);
         return 0;
     }
@@ -427,9 +469,10 @@ static inline int64_t reserve_fast(shmkit_writer_t *w, size_t len)
     if (__builtin_expect(off + size > v->cap || rewind_candidate(v, size, off), 0))
         return -1;
     if (is_lossy(v))
-        publish_horizon(w, end);
+        publish_horizon(w, end + SK_NEXT_WORD);
     else if ((int64_t)(end - w->head_cache) > (int64_t)v->cap)
         return -1;
+    guard_next(v, end);
     return (int64_t)off;
 }
 
@@ -460,7 +503,10 @@ static inline int commit(shmkit_writer_t *w, size_t len, int more)
     if (__builtin_expect(v->kind != SHMKIT_KIND_LATEST && !is_multi(v) &&
                              w->res_pos != UINT64_MAX && len <= w->res_bytes,
                          1)) {
-        commit_sp(w, w->res_pos, len, sk_rec_size(len), more);
+        uint64_t size = sk_rec_size(len);
+        if (size != w->res_len) /* shorter: the next record starts sooner */
+            guard_next(v, w->res_pos + size);
+        commit_sp(w, w->res_pos, len, size, more);
         return 0;
     }
     if (v->kind == SHMKIT_KIND_LATEST)

@@ -1,0 +1,114 @@
+/*
+ * test_chan_spoof - a payload that looks like commit words never becomes a
+ * message.
+ *
+ * A reader waits for the commit word at the next record's position.  Until
+ * the writer gets there, those 8 bytes hold whatever an earlier lap left:
+ * often the payload of an old message, which any sender controls.  A
+ * sender that fills a message with the commit words of the next lap's
+ * positions (tag, valid bit, a small length) must not make a reader take
+ * old bytes for a message, and must not shift the reader off the writer's
+ * records.  The writer clears the next record's word before it commits
+ * (DESIGN: ring records), so a reader sees zero there or the real word.
+ *
+ * For each kind (queue, multi-producer queue, reliable bus, lossy bus): one
+ * 1 KiB message at the ring's start sprayed with such words, read; then
+ * 8-byte messages, each read at once, until the writer has passed the
+ * sprayed region in the next lap.  After each message the reader must find
+ * nothing more (EAGAIN), and each message must be the one sent.  Also with
+ * the 8-byte messages in batches (send_more), whose words the writer stores
+ * only at the flush, and as 8-byte commits of 16-byte reservations (the
+ * next record then starts sooner than the reservation said).
+ */
+#include "chan_util.h"
+
+#include "../src/channel.h"
+
+enum { CAP = 4096, SPRAY = 1024 };
+
+enum { PLAIN, BATCHED, SHORT };
+static const char *mode_name[] = {"", ", batched", ", short commits"};
+
+static void spray_run(const char *label, shmkit_kind_t kind, int reliable,
+                      int multi, int mode)
+{
+    int batched = mode == BATCHED;
+    char name[128];
+    skt_name(name, sizeof name);
+    cu_create(name, kind, CAP, reliable, multi, 0);
+    shmkit_writer_t *w;
+    shmkit_reader_t *r;
+    CHECK_OK(shmkit_writer_open(name, NULL, &w));
+    CHECK_OK(shmkit_reader_open(name, NULL, &r));
+    CHECKF(shmkit_writer_max_msg(w) >= SPRAY, "%s: max message %zu", label,
+           shmkit_writer_max_msg(w));
+
+    /* the record at 0 holds the payload at [16, 16 + SPRAY): each 8 bytes
+     * there look like the commit word of the next lap's record at the same
+     * place, 8 bytes long */
+    uint64_t big[SPRAY / 8];
+    for (unsigned i = 0; i < SPRAY / 8; i++)
+        big[i] = sk_word(CAP + SK_REC_HDR + 8ull * i, 0, 8);
+    CHECK_OK(shmkit_writer_send(w, big, SPRAY, 0));
+    uint8_t buf[SPRAY];
+    size_t n;
+    CHECK_OK(shmkit_reader_recv(r, buf, sizeof buf, &n, 0));
+    CHECK(n == SPRAY && memcmp(buf, big, SPRAY) == 0);
+
+    /* 8-byte messages (24-byte records) through the rest of this lap and
+     * past the sprayed region of the next */
+    uint64_t sent = 0, bytes = SK_REC_HDR + SPRAY;
+    while (bytes < 2 * CAP) {
+        uint64_t v = 0x5eed000000000000ull | sent;
+        int rc;
+        if (mode == SHORT) {
+            void *p;
+            rc = shmkit_writer_reserve(w, 16, &p, 0);
+            if (rc == 0) {
+                memcpy(p, &v, 8);
+                rc = shmkit_writer_commit(w, 8);
+            }
+        } else {
+            rc = batched && sent % 4 != 3 ? shmkit_writer_send_more(w, &v, 8, 0)
+                                          : shmkit_writer_send(w, &v, 8, 0);
+        }
+        CHECKF(rc == 0, "%s: send %llu: %d", label, (unsigned long long)sent, rc);
+        sent++;
+        bytes += mode == SHORT && multi ? 32 : 24; /* (a pad fills the claim) */
+        if (batched && sent % 4 != 0)
+            continue; /* read the batch once it is published */
+        for (uint64_t k = batched ? sent - 4 : sent - 1; k < sent; k++) {
+            uint64_t got = 0;
+            rc = shmkit_reader_recv(r, &got, sizeof got, &n, 0);
+            CHECKF(rc == 0 && n == 8 && got == (0x5eed000000000000ull | k),
+                   "%s: message %llu: rc %d (%s), %zu bytes, 0x%llx", label,
+                   (unsigned long long)k, rc, shmkit_strerror(rc), n,
+                   (unsigned long long)got);
+        }
+        const void *p;
+        rc = shmkit_reader_peek(r, &p, &n, 0);
+        CHECKF(rc == -EAGAIN,
+               "%s: after message %llu the reader found %d (%s), %zu bytes: "
+               "old payload taken for a commit word", label,
+               (unsigned long long)(sent - 1), rc, shmkit_strerror(rc),
+               rc == 0 ? n : 0);
+    }
+    CHECK(shmkit_reader_lost(r) == 0);
+    CHECK_OK(shmkit_reader_close(r));
+    CHECK_OK(shmkit_writer_close(w));
+    CHECK_OK(shmkit_segment_unlink(name));
+    printf("%s%s: %llu messages past a sprayed lap, no false record: ok\n",
+           label, mode_name[mode], (unsigned long long)sent);
+}
+
+int main(void)
+{
+    cu_init("test_chan_spoof", 60);
+    for (int mode = PLAIN; mode <= SHORT; mode++) {
+        spray_run("queue", SHMKIT_KIND_QUEUE, 0, 0, mode);
+        spray_run("multi-producer queue", SHMKIT_KIND_QUEUE, 0, 1, mode);
+        spray_run("reliable bus", SHMKIT_KIND_BUS, 1, 0, mode);
+        spray_run("lossy bus", SHMKIT_KIND_BUS, 0, 0, mode);
+    }
+    return cu_result();
+}
