@@ -230,6 +230,7 @@ struct shmkit_reader {
     uint64_t latest_prev;  /* latest: version before the last peek          */
     unsigned char *buf;    /* latest: private copy                         */
     uint64_t last_check_ns;
+    uint64_t tail_cache;   /* multi-producer queue: claims end at least here */
 };
 
 /* ring.c: a consistent (tail, seq) pair of a single writer */

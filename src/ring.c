@@ -201,16 +201,19 @@ static int reserve_multi(shmkit_writer_t *w, uint64_t size, size_t len,
                 continue; /* the tail moved meanwhile */
             }
         }
-        /* The word after our claim (see guard_next()), before we take it:
-         * once the tail has moved past us, another producer may have
-         * committed a real word there, so only while the tail is still
-         * ours to take, and with a CAS that loses against such a commit. */
-        _Atomic uint64_t *nw = word_at(v, end);
-        uint64_t old = atomic_load_explicit(nw, memory_order_relaxed);
-        if (__builtin_expect(sk_word_tag_ok(old, end), 0)) {
+        /* Our own word (see guard_next()), before the claim: producers
+         * do not know where the next claim will start, so each clears the
+         * word it claims, and the consumer takes a word as a record only
+         * below the tail (claim_visible()), which this CAS on the tail
+         * publishes after the clearing.  Only while the tail is still ours
+         * to take (a producer that won it may have committed there), and
+         * with a CAS that loses against such a commit. */
+        _Atomic uint64_t *mw = word_at(v, pos);
+        uint64_t old = atomic_load_explicit(mw, memory_order_relaxed);
+        if (__builtin_expect(sk_word_tag_ok(old, pos), 0)) {
             if (atomic_load_explicit(&ch->tail, memory_order_acquire) != pos)
                 continue;
-            atomic_compare_exchange_strong(nw, &old, 0);
+            atomic_compare_exchange_strong(mw, &old, 0);
         }
         /* announce the claim before taking it; the CAS (release) publishes
          * it to a consumer that acquire-loads tail */
@@ -706,10 +709,25 @@ static int unblock(shmkit_reader_t *r)
 
 #define SK_LAPPED 2
 
+/* Multi-producer queue: may the word at pos be a record?  Only once a
+ * producer has claimed pos (the tail is past it): each clears the word it
+ * claims before its CAS on the tail, so after this acquire of the tail the
+ * word is zero or the producer's own, never a payload of an earlier lap
+ * posing as one (see reserve_multi()).  Call before loading the word. */
+static inline int claim_visible(shmkit_reader_t *r, uint64_t pos)
+{
+    if (pos < r->tail_cache)
+        return 1;
+    r->tail_cache = atomic_load_explicit(&r->v.ch->tail, memory_order_acquire);
+    return pos < r->tail_cache;
+}
+
 static int data_cond(void *vctx)
 {
     shmkit_reader_t *r = vctx;
     struct sk_chan_view *v = &r->v;
+    if (is_multi(v) && !claim_visible(r, r->pos))
+        return 0;
     uint64_t w = atomic_load_explicit(word_at(v, r->pos), memory_order_acquire);
     if (sk_word_tag_ok(w, r->pos))
         return 1;
@@ -777,7 +795,9 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
             return sk_err(SHMKIT_E_CORRUPT, "peek", shmkit_segment_name(v->seg),
                           "the reader cannot catch up with the writer's tail");
         uint64_t pos = r->pos;
-        uint64_t w = atomic_load_explicit(word_at(v, pos), memory_order_acquire);
+        uint64_t w = is_multi(v) && !claim_visible(r, pos)
+                         ? 0
+                         : atomic_load_explicit(word_at(v, pos), memory_order_acquire);
         if (!sk_word_tag_ok(w, pos)) {
             int c = sk_chan_wait(v, &v->ch->data_ev, data_cond, data_slow, r,
                                  timeout_ns);
@@ -785,7 +805,9 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
                 goto lapped;
             if (c < 0)
                 return c;
-            w = atomic_load_explicit(word_at(v, pos), memory_order_acquire);
+            w = is_multi(v) && !claim_visible(r, pos)
+                    ? 0
+                    : atomic_load_explicit(word_at(v, pos), memory_order_acquire);
             if (!sk_word_tag_ok(w, pos))
                 continue;
         }
@@ -898,6 +920,8 @@ static inline int64_t peek_fast(shmkit_reader_t *r, uint64_t *off)
     if (__builtin_expect(v->kind == SHMKIT_KIND_LATEST || r->lost_pending, 0))
         return -1;
     uint64_t pos = r->pos, o = pos & v->mask;
+    if (is_multi(v) && !claim_visible(r, pos))
+        return -1;
     /* acquire: pairs with the writer's release of the word */
     uint64_t w = atomic_load_explicit(word_at(v, pos), memory_order_acquire);
     uint32_t l = (uint32_t)(w & SK_W_LEN);

@@ -18,7 +18,9 @@
  * nothing more (EAGAIN), and each message must be the one sent.  Also with
  * the 8-byte messages in batches (send_more), whose words the writer stores
  * only at the flush, and as 8-byte commits of 16-byte reservations (the
- * next record then starts sooner than the reservation said).
+ * next record then starts sooner than the reservation said; between
+ * reservation and commit, with a multi-producer queue's claim already in
+ * the tail, the reader must find nothing either).
  */
 #include "chan_util.h"
 
@@ -65,6 +67,14 @@ static void spray_run(const char *label, shmkit_kind_t kind, int reliable,
             void *p;
             rc = shmkit_writer_reserve(w, 16, &p, 0);
             if (rc == 0) {
+                /* reserved (on a multi-producer queue: claimed, the tail
+                 * moved on), not committed: still nothing to read */
+                const void *q;
+                size_t qn;
+                int prc = shmkit_reader_peek(r, &q, &qn, 0);
+                CHECKF(prc == -EAGAIN, "%s: during reservation %llu the reader "
+                       "found %d (%s)", label, (unsigned long long)sent, prc,
+                       shmkit_strerror(prc));
                 memcpy(p, &v, 8);
                 rc = shmkit_writer_commit(w, 8);
             }
