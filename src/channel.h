@@ -214,6 +214,8 @@ struct shmkit_writer {
     uint32_t nbatch;
     uint64_t batch_pos;    /* position of the first unpublished record     */
     uint64_t batch_limit;  /* publish once the batch spans this many bytes */
+    uint64_t guarded;      /* MP: the word after our last claim, checked
+                              before its commit (no fake there since)     */
     uint64_t batch_word[SK_BATCH_MAX];
 };
 
@@ -230,7 +232,6 @@ struct shmkit_reader {
     uint64_t latest_prev;  /* latest: version before the last peek          */
     unsigned char *buf;    /* latest: private copy                         */
     uint64_t last_check_ns;
-    uint64_t tail_cache;   /* multi-producer queue: claims end at least here */
 };
 
 /* ring.c: a consistent (tail, seq) pair of a single writer */
