@@ -29,6 +29,21 @@
 
 enum { CAP = 4096, SPRAY = 1024 };
 
+/* The first record, at 0, holds the payload at [16, 16 + SPRAY): each 8
+ * bytes there look like the commit word of the next lap's record at the
+ * same place, 8 bytes long.  Sent and read. */
+static void spray(shmkit_writer_t *w, shmkit_reader_t *r)
+{
+    uint64_t big[SPRAY / 8];
+    for (unsigned i = 0; i < SPRAY / 8; i++)
+        big[i] = sk_word(CAP + SK_REC_HDR + 8ull * i, 0, 8);
+    CHECK_OK(shmkit_writer_send(w, big, SPRAY, 0));
+    uint8_t buf[SPRAY];
+    size_t n;
+    CHECK_OK(shmkit_reader_recv(r, buf, sizeof buf, &n, 0));
+    CHECK(n == SPRAY && memcmp(buf, big, SPRAY) == 0);
+}
+
 enum { PLAIN, BATCHED, SHORT };
 static const char *mode_name[] = {"", ", batched", ", short commits"};
 
@@ -46,17 +61,8 @@ static void spray_run(const char *label, shmkit_kind_t kind, int reliable,
     CHECKF(shmkit_writer_max_msg(w) >= SPRAY, "%s: max message %zu", label,
            shmkit_writer_max_msg(w));
 
-    /* the record at 0 holds the payload at [16, 16 + SPRAY): each 8 bytes
-     * there look like the commit word of the next lap's record at the same
-     * place, 8 bytes long */
-    uint64_t big[SPRAY / 8];
-    for (unsigned i = 0; i < SPRAY / 8; i++)
-        big[i] = sk_word(CAP + SK_REC_HDR + 8ull * i, 0, 8);
-    CHECK_OK(shmkit_writer_send(w, big, SPRAY, 0));
-    uint8_t buf[SPRAY];
+    spray(w, r);
     size_t n;
-    CHECK_OK(shmkit_reader_recv(r, buf, sizeof buf, &n, 0));
-    CHECK(n == SPRAY && memcmp(buf, big, SPRAY) == 0);
 
     /* 8-byte messages (24-byte records) through the rest of this lap and
      * past the sprayed region of the next */
@@ -127,13 +133,8 @@ static void spray_two_producers(void)
     CHECK_OK(shmkit_writer_open(name, NULL, &a));
     CHECK_OK(shmkit_writer_open(name, NULL, &b));
     CHECK_OK(shmkit_reader_open(name, NULL, &r));
-    uint64_t big[SPRAY / 8];
-    for (unsigned i = 0; i < SPRAY / 8; i++)
-        big[i] = sk_word(CAP + SK_REC_HDR + 8ull * i, 0, 8);
-    CHECK_OK(shmkit_writer_send(a, big, SPRAY, 0));
-    uint8_t buf[SPRAY];
+    spray(a, r);
     size_t n;
-    CHECK_OK(shmkit_reader_recv(r, buf, sizeof buf, &n, 0));
     uint64_t sent = 0, bytes = SK_REC_HDR + SPRAY;
     while (bytes < 2 * CAP) {
         void *pa, *pb;
