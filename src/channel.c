@@ -377,6 +377,9 @@ int shmkit_writer_open(const char *name, const shmkit_endpoint_opts_t *o,
     /* a consistent (tail, seq) left by the previous writer, and anything it
      * committed after it */
     sk_read_tail(ch, &w->pos, &w->seq);
+    /* a lossy bus: never lower a dead writer's horizon (it may have written
+     * past what it committed; a reader of those bytes must still see it) */
+    w->horizon_pub = atomic_load_explicit(&ch->horizon, memory_order_relaxed);
     if (!multi && w->v.kind != SHMKIT_KIND_LATEST)
         sk_writer_recover(w);
     w->head_cache = w->pos; /* refreshed before the first wait */

@@ -142,11 +142,17 @@ static inline void guard_next(struct sk_chan_view *v, uint64_t pos)
  * while nobody has claimed it (the tail is still `tail_now`), with a CAS
  * that loses against a commit that raced us.  Each producer does it for
  * its own word before its claim (-1: the tail moved meanwhile, the claim
- * will fail anyway) and for the word after its claim before its commit:
+ * will fail anyway) and for the word after its claim before its commit,
+ * and a claim turned into padding (sk_pad_claim) for the word after it:
  * once a word is claimed, its producer has cleared it, and only a real
- * commit can pass there.  Not covered: a racing commit whose word is bit
- * for bit the old bytes (a sender who predicted the other's length, and a
- * race of a few instructions).  Only word slots are read, never payload.
+ * commit can pass there.  Not covered: a commit that lands between our
+ * look at the tail and the CAS (a few instructions, or longer if we are
+ * preempted there) with a word bit for bit the old bytes: a crafted
+ * payload can hold such a word (a wrap pad's is easy to predict), and the
+ * message would then be cleared and the consumer would wait for it.  A
+ * producer that can send can stall the queue anyway, by never committing.
+ * Normally `at` is a word slot; a producer stalled for a lap before its
+ * claim may read payload there, which it only compares.
  */
 static inline int guard_multi(struct sk_chan_view *v, uint64_t at, uint64_t tail_now)
 {
@@ -154,7 +160,11 @@ static inline int guard_multi(struct sk_chan_view *v, uint64_t at, uint64_t tail
     uint64_t old = atomic_load_explicit(p, memory_order_relaxed);
     if (__builtin_expect(!sk_word_tag_ok(old, at), 1))
         return 0;
-    if (atomic_load_explicit(&v->ch->tail, memory_order_acquire) != tail_now)
+    /* the word was read before the tail (an acquire load alone would let
+     * a weakly ordered CPU read the tail first, and then a commit that a
+     * claim after that tail made) */
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&v->ch->tail, memory_order_relaxed) != tail_now)
         return -1;
     atomic_compare_exchange_strong(p, &old, 0);
     return 0;
@@ -476,6 +486,12 @@ void sk_writer_recover(shmkit_writer_t *w)
         seq++;
         pos += sk_rec_size(l);
     }
+    /* The walk may stop at a word that passes the tag check but not the
+     * others: clear it, or a reader joining here takes it (see
+     * guard_next(); a tag of pos is never unread data). */
+    if (is_lossy(v))
+        publish_horizon(w, pos + SK_NEXT_WORD);
+    guard_next(v, pos);
     w->pos = pos;
     w->seq = seq;
     sk_publish_tail(v->ch, pos, seq);
@@ -665,6 +681,7 @@ static void resync(shmkit_reader_t *r)
  * commit that raced us (then the record stands: returns 1). */
 int sk_pad_claim(struct sk_chan_view *v, uint64_t pos, uint64_t end)
 {
+    guard_multi(v, end, end); /* the pad leads the consumer there */
     _Atomic uint64_t *wp = word_at(v, pos);
     uint64_t old = atomic_load_explicit(wp, memory_order_acquire);
     while (sk_word_tag_ok(old, pos) && (old & SK_W_PAD) && end > pos) {

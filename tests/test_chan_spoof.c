@@ -21,7 +21,8 @@
  * next record then starts sooner than the reservation said; between
  * reservation and commit, with a multi-producer queue's claim already in
  * the tail, the reader must find nothing either); and a multi-producer
- * queue with two producers whose claims interleave.
+ * queue with two producers whose claims interleave, and with claims left
+ * open at close (they become pads).
  */
 #include "chan_util.h"
 
@@ -168,6 +169,48 @@ static void spray_two_producers(void)
            (unsigned long long)sent);
 }
 
+/* A multi-producer queue whose producer closes with a claim open: the
+ * claim becomes a pad, which leads the reader to the word after it, never
+ * committed by anyone: it must be cleared there too. */
+static void spray_abandoned_claims(void)
+{
+    const char *label = "multi-producer queue, abandoned claims";
+    char name[128];
+    skt_name(name, sizeof name);
+    cu_create(name, SHMKIT_KIND_QUEUE, CAP, 0, 1, 0);
+    shmkit_writer_t *b;
+    shmkit_reader_t *r;
+    CHECK_OK(shmkit_writer_open(name, NULL, &b));
+    CHECK_OK(shmkit_reader_open(name, NULL, &r));
+    spray(b, r);
+    size_t n;
+    uint64_t sent = 0, bytes = SK_REC_HDR + SPRAY;
+    while (bytes < 2 * CAP) {
+        shmkit_writer_t *a;
+        void *pa;
+        CHECK_OK(shmkit_writer_open(name, NULL, &a));
+        CHECK_OK(shmkit_writer_reserve(a, 8, &pa, 0));
+        CHECK_OK(shmkit_writer_close(a)); /* the claim becomes a pad */
+        const void *p;
+        int rc = shmkit_reader_peek(r, &p, &n, 0);
+        CHECKF(rc == -EAGAIN, "%s: after abandoned claim %llu the reader found "
+               "%d (%s), %zu bytes", label, (unsigned long long)sent, rc,
+               shmkit_strerror(rc), rc == 0 ? n : 0);
+        uint64_t v = 0xcccc000000000000ull | sent, got = 0;
+        CHECK_OK(shmkit_writer_send(b, &v, 8, 0));
+        rc = shmkit_reader_recv(r, &got, sizeof got, &n, 0);
+        CHECKF(rc == 0 && got == v, "%s: message %llu: rc %d, 0x%llx", label,
+               (unsigned long long)sent, rc, (unsigned long long)got);
+        sent++;
+        bytes += 48;
+    }
+    CHECK_OK(shmkit_reader_close(r));
+    CHECK_OK(shmkit_writer_close(b));
+    CHECK_OK(shmkit_segment_unlink(name));
+    printf("%s: %llu past a sprayed lap, no false record: ok\n", label,
+           (unsigned long long)sent);
+}
+
 int main(void)
 {
     cu_init("test_chan_spoof", 60);
@@ -178,5 +221,6 @@ int main(void)
         spray_run("lossy bus", SHMKIT_KIND_BUS, 0, 0, mode);
     }
     spray_two_producers();
+    spray_abandoned_claims();
     return cu_result();
 }
