@@ -23,6 +23,11 @@
  *     never sent, and recv failed with EMSGSIZE instead of SHMKIT_E_LOST.
  *     Built here byte by byte, both ways (peek, and recv into a small
  *     buffer).
+ *  5. (found by review) A new lossy-bus writer must not lower the horizon
+ *     its predecessor published: the predecessor may have written past what
+ *     it committed (a reservation open when it closed or died), and a
+ *     reader holding a message in those bytes must still get
+ *     SHMKIT_E_OVERRUN when it releases it, not a torn message.
  */
 #include "chan_util.h"
 
@@ -228,6 +233,48 @@ static void lapped_half_overwritten(int use_recv)
            "SHMKIT_E_LOST: ok\n", use_recv ? "recv" : "peek");
 }
 
+/* See 5 above.  Ring of 4096 bytes, 64-byte records; the reader holds the
+ * message at 640; writer A reaches 4224, reserves 1 KiB there (its payload
+ * covers 640's place in the next lap) and closes without committing;
+ * writer B opens there and sends one message. */
+static void new_writer_keeps_horizon(void)
+{
+    enum { CAP = 4096, Q = 640, LEN = 48 };
+    skt_name(name, sizeof name);
+    cu_create(name, SHMKIT_KIND_BUS, CAP, 0, 0, 0);
+    shmkit_writer_t *a, *b;
+    shmkit_reader_t *r;
+    CHECK_OK(shmkit_writer_open(name, NULL, &a));
+    CHECK_OK(shmkit_reader_open(name, NULL, &r));
+    uint8_t msg[64], buf[1024];
+    memset(msg, 0x33, sizeof msg);
+    size_t n;
+    uint64_t sent = 0;
+    for (; sent <= Q / 64; sent++)
+        CHECK_OK(shmkit_writer_send(a, msg, LEN, 0));
+    for (int i = 0; i < Q / 64; i++)
+        CHECK_OK(shmkit_reader_recv(r, buf, sizeof buf, &n, 0));
+    const void *held;
+    CHECK_OK(shmkit_reader_peek(r, &held, &n, 0)); /* the one at Q */
+    for (; sent < (Q + CAP - 512) / 64; sent++)
+        CHECK_OK(shmkit_writer_send(a, msg, LEN, 0));
+    void *p;
+    CHECK_OK(shmkit_writer_reserve(a, 1024, &p, 0));
+    memset(p, 0xab, 1024); /* over the held message's bytes */
+    CHECK_OK(shmkit_writer_close(a)); /* the reservation is dropped */
+    CHECK_OK(shmkit_writer_open(name, NULL, &b));
+    CHECK_OK(shmkit_writer_send(b, msg, 8, 0));
+    int rc = shmkit_reader_release(r);
+    CHECKF(rc == SHMKIT_E_OVERRUN, "release of a message overwritten by a "
+           "closed writer's reservation: %d (%s), expected SHMKIT_E_OVERRUN",
+           rc, shmkit_strerror(rc));
+    CHECK_OK(shmkit_reader_close(r));
+    CHECK_OK(shmkit_writer_close(b));
+    CHECK_OK(shmkit_segment_unlink(name));
+    printf("a new lossy writer keeps its predecessor's horizon: "
+           "SHMKIT_E_OVERRUN: ok\n");
+}
+
 int main(void)
 {
     cu_init("test_chan_regress", 120);
@@ -240,5 +287,6 @@ int main(void)
     latest_fast_writer(1 << 20);
     lapped_half_overwritten(0);
     lapped_half_overwritten(1);
+    new_writer_keeps_horizon();
     return cu_result();
 }
