@@ -379,7 +379,10 @@ int shmkit_writer_open(const char *name, const shmkit_endpoint_opts_t *o,
     sk_read_tail(ch, &w->pos, &w->seq);
     /* a lossy bus: never lower a dead writer's horizon (it may have written
      * past what it committed; a reader of those bytes must still see it) */
-    w->horizon_pub = atomic_load_explicit(&ch->horizon, memory_order_relaxed);
+    uint64_t hz = atomic_load_explicit(&ch->horizon, memory_order_relaxed);
+    /* a stranger wrote it: one beyond a lap past the tail is not a
+     * predecessor's (that would stop us from ever publishing ours) */
+    w->horizon_pub = hz >= w->pos && hz - w->pos <= w->v.cap ? hz : 0;
     if (!multi && w->v.kind != SHMKIT_KIND_LATEST)
         sk_writer_recover(w);
     w->head_cache = w->pos; /* refreshed before the first wait */
