@@ -216,6 +216,10 @@ struct shmkit_writer {
     uint64_t batch_limit;  /* publish once the batch spans this many bytes */
     uint64_t guarded;      /* MP: the word after our last claim, checked
                               before its commit (no fake there since)     */
+    /* write-ahead (ring.c): lines below wa_pos were fetched for writing;
+     * the readers' lag is looked at again at wa_next */
+    uint64_t wa_pos, wa_next;
+    int wa_on;
     uint64_t batch_word[SK_BATCH_MAX];
 };
 
