@@ -217,8 +217,9 @@ struct shmkit_writer {
     uint64_t guarded;      /* MP: the word after our last claim, checked
                               before its commit (no fake there since)     */
     /* write-ahead (ring.c): lines below wa_pos were fetched for writing;
-     * the readers' lag is looked at again at wa_next */
-    uint64_t wa_pos, wa_next;
+     * the readers' lag is looked at again at wa_next; nothing to do before
+     * wa_mark */
+    uint64_t wa_pos, wa_next, wa_mark;
     int wa_on;
     uint64_t batch_word[SK_BATCH_MAX];
 };

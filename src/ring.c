@@ -408,41 +408,49 @@ static inline void prefetch_w(const void *p)
 #endif
 }
 
-/* The position of the reader furthest ahead: the one whose lag matters. */
+/* The position of the reader furthest ahead: the one whose lag matters.
+ * With no reader, the writer's own (nobody else holds the lines). */
 static uint64_t lead_head(shmkit_writer_t *w)
 {
     struct sk_chan_view *v = &w->v;
     if (v->kind == SHMKIT_KIND_QUEUE)
         return atomic_load_explicit(&v->ch->qhead, memory_order_relaxed);
-    uint64_t lead = w->pos - v->cap;
+    uint64_t lead = w->pos;
+    int any = 0;
     for (int i = 0; i < SHMKIT_MAX_ATTACH; i++) {
         struct sk_ep *ep = &v->eps[i];
         if (!atomic_load_explicit(&ep->active, memory_order_relaxed))
             continue;
         uint64_t h = atomic_load_explicit(&ep->head, memory_order_relaxed);
-        if (h <= w->pos && w->pos - h <= v->cap && h > lead)
+        if (h <= w->pos && w->pos - h <= v->cap && (!any || h > lead)) {
             lead = h;
+            any = 1;
+        }
     }
     return lead;
 }
 
-static inline void write_ahead(shmkit_writer_t *w, uint64_t size)
+/* Called from a commit once the writer's position reaches wa_mark: the
+ * next look at the lag (wa_next) while off, every other line while on, so
+ * a writer with nothing to fetch pays one comparison per message. */
+static __attribute__((noinline)) void write_ahead(shmkit_writer_t *w,
+                                                  uint64_t size)
 {
     struct sk_chan_view *v = &w->v;
     uint64_t pos = w->pos;
-    if (size > SK_WA_DIST)
-        return; /* a large record: the lines ahead are the next message's
-                   payload, which a hand-off never writes and a copy streams
-                   through anyway (a look at the lag per message cost 64 KiB
-                   hand-offs 20%; fetching a record's length ahead halved
-                   4000 B streams and gained 1 KiB ones 10%) */
-    if (__builtin_expect(pos >= w->wa_next, 0)) {
+    if (pos >= w->wa_next) {
         w->wa_next = pos + (v->kind == SHMKIT_KIND_QUEUE ? SK_WA_CHECK
                                                          : 4 * SK_WA_CHECK);
-        w->wa_on = pos - lead_head(w) > SK_WA_LAG;
+        /* a large record: the lines ahead are the next message's payload,
+         * which a hand-off never writes and a copy streams through anyway
+         * (a look at the lag per 64 KiB message cost hand-offs 20%;
+         * fetching a record's length ahead halved 4000 B streams) */
+        w->wa_on = size <= SK_WA_DIST && pos - lead_head(w) > SK_WA_LAG;
     }
-    if (!w->wa_on)
+    if (!w->wa_on || size > SK_WA_DIST) {
+        w->wa_mark = w->wa_next;
         return;
+    }
     /* from the line after the one the next record starts in (a reader
      * that caught up polls that one), never into unread records */
     uint64_t p = w->wa_pos, stop = pos + SK_WA_DIST;
@@ -453,6 +461,9 @@ static inline void write_ahead(shmkit_writer_t *w, uint64_t size)
     for (; p < stop; p += 64)
         prefetch_w(v->ring + (p & v->mask));
     w->wa_pos = p;
+    w->wa_mark = (pos & ~(uint64_t)63) + 128;
+    if (w->wa_mark > w->wa_next)
+        w->wa_mark = w->wa_next;
 }
 
 /* Publishes the record at res_pos (single writer) and does the bookkeeping
@@ -480,7 +491,8 @@ static inline void commit_sp(shmkit_writer_t *w, uint64_t pos, size_t len,
         if (!more || w->nbatch == SK_BATCH_MAX ||
             w->pos - w->batch_pos >= w->batch_limit)
             sk_flush_batch(w);
-        write_ahead(w, size);
+        if (__builtin_expect(w->pos >= w->wa_mark, 0))
+            write_ahead(w, size);
         return;
     }
     /* the commit: one release store; pairs with the reader's acquire */
@@ -493,7 +505,8 @@ static inline void commit_sp(shmkit_writer_t *w, uint64_t pos, size_t len,
      * message is as long as this one.  A read prefetch: the line stays
      * shared with a reader that may be polling it. */
     __builtin_prefetch(v->ring + ((w->pos + size) & v->mask), 0, 3);
-    write_ahead(w, size);
+    if (__builtin_expect(w->pos >= w->wa_mark, 0))
+        write_ahead(w, size);
 }
 
 int sk_ring_commit(shmkit_writer_t *w, size_t len, int more)
