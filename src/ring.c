@@ -8,7 +8,8 @@
  * Fast path, reader: acquire-load the word at our position; when its tag
  * matches, the record is complete; hand out a pointer; on release, store our
  * new head (release) to our own cache line.  No lock, no syscall, no
- * allocation.
+ * allocation.  While a reader lags, the writer also fetches the lines
+ * ahead of it for writing (write_ahead()).
  *
  * Lossy bus: the writer never waits.  Before it overwrites a region it
  * publishes `horizon` (its claim end plus some slack, so the store is rare)
