@@ -389,7 +389,9 @@ void sk_flush_batch(shmkit_writer_t *w)
  * readers keep up: then they (and their hardware prefetchers) are reading
  * those very lines, and taking them early only makes them move twice
  * (round trips were 5-15% slower, and a caught-up stream 10-40% slower
- * with the CPUs close, when it was always on).  The lag is looked at once
+ * with the CPUs close, when it was always on).  Where the two CPUs share
+ * a cache the lines are at hand anyway and even this costs up to ~10%
+ * (docs/BENCHMARKS.md, "write-ahead").  The lag is looked at once
  * per SK_WA_CHECK bytes written (a queue: its consumer's head, one line;
  * a bus: every reader's, so four times less often), after a commit, off
  * the message's own path.  Everything read here is a hint: it only
