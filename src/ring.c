@@ -459,7 +459,10 @@ static __attribute__((noinline)) void write_ahead(shmkit_writer_t *w,
     uint64_t p = w->wa_pos, stop = pos + SK_WA_DIST;
     if (p < pos + 64)
         p = (pos + 64) & ~(uint64_t)63;
-    if (!is_lossy(v) && stop - w->head_cache > v->cap)
+    /* a queue's head comes from shared memory as it is: the bound may only
+     * lower stop, so the loop runs at most SK_WA_DIST / 64 times whatever
+     * it holds (test_chan_regress part 6) */
+    if (!is_lossy(v) && w->head_cache + v->cap < stop)
         stop = w->head_cache + v->cap;
     for (; p < stop; p += 64)
         prefetch_w(v->ring + (p & v->mask));
