@@ -460,11 +460,11 @@ static __attribute__((noinline)) void write_ahead(shmkit_writer_t *w,
     if (p < pos + 64)
         p = (pos + 64) & ~(uint64_t)63;
     /* a queue's head comes from shared memory as it is: the bound may only
-     * lower stop, so the loop runs at most SK_WA_DIST / 64 times whatever
-     * it holds (test_chan_regress part 6) */
+     * lower stop (test_chan_regress part 6) */
     if (!is_lossy(v) && w->head_cache + v->cap < stop)
         stop = w->head_cache + v->cap;
-    for (; p < stop; p += 64)
+    /* counted too: positions near 2^64 (a forged tail) wrap p past stop */
+    for (unsigned n = 0; p < stop && n < SK_WA_DIST / 64 + 1; n++, p += 64)
         prefetch_w(v->ring + (p & v->mask));
     w->wa_pos = p;
     w->wa_mark = (pos & ~(uint64_t)63) + 128;

@@ -32,7 +32,10 @@
  *     far ahead of the writer must not make a send hang: write-ahead
  *     bounded its prefetch loop by head + capacity, which such a head
  *     turned into 2^34 iterations.  Sends with timeout 0 after the head is
- *     moved must each return at once.
+ *     moved must each return at once.  And (found by test_chan_hostile
+ *     again) a lossy-bus writer whose position a forged tail put just
+ *     below 2^64: the loop's position wrapped past its end, 2^58
+ *     iterations.
  */
 #include "chan_util.h"
 
@@ -325,6 +328,44 @@ static void hostile_head_no_hang(void)
            "(slowest %.3f ms): ok\n", (double)worst / 1e6);
 }
 
+static void tail_near_wrap_no_hang(void)
+{
+    enum { CAP = 8192, LEN = 191 };
+    skt_name(name, sizeof name);
+    cu_create(name, SHMKIT_KIND_BUS, CAP, 0, 0, 0); /* lossy */
+    shmkit_segment_opts_t o;
+    shmkit_segment_t *h;
+    shmkit_segment_opts_init(&o);
+    CHECK_OK(shmkit_segment_open(name, &o, &h));
+    struct sk_chan *ch = shmkit_segment_data(h);
+    uint64_t v = atomic_load(&ch->tailv);
+    atomic_store(&ch->pair[v & 1].tail, UINT64_MAX - 1663); /* 2^64 - 1664 */
+    atomic_store(&ch->horizon, UINT64_MAX - 1663);
+    shmkit_writer_t *w;
+    shmkit_reader_t *r;
+    CHECK_OK(shmkit_writer_open(name, NULL, &w));
+    CHECK_OK(shmkit_reader_open(name, NULL, &r));
+    uint8_t msg[LEN];
+    memset(msg, 0x33, sizeof msg);
+    uint64_t worst = 0;
+    for (int i = 0; i < 64; i++) {
+        uint64_t t0 = skt_now_ns();
+        int rc = shmkit_writer_send(w, msg, LEN, 0);
+        uint64_t el = skt_now_ns() - t0;
+        CHECKF(rc <= 0, "send returned %d", rc);
+        if (el > worst)
+            worst = el;
+    }
+    CHECKF(worst < 200000000ull, "a send from a position near 2^64 took "
+           "%.0f ms", (double)worst / 1e6);
+    CHECK_OK(shmkit_segment_close(h));
+    shmkit_reader_close(r);
+    shmkit_writer_close(w);
+    CHECK_OK(shmkit_segment_unlink(name));
+    printf("a lossy writer whose forged tail is near 2^64: every send returned "
+           "(slowest %.3f ms): ok\n", (double)worst / 1e6);
+}
+
 int main(void)
 {
     cu_init("test_chan_regress", 120);
@@ -339,5 +380,6 @@ int main(void)
     lapped_half_overwritten(1);
     new_writer_keeps_horizon();
     hostile_head_no_hang();
+    tail_near_wrap_no_hang();
     return cu_result();
 }
