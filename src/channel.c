@@ -137,7 +137,7 @@ static int chan_create_seg(const char *name, const shmkit_channel_opts_t *in,
         if (o->max_msg > limit)
             return sk_err(-EINVAL, "create channel", name,
                           "max message %u is larger than %llu (half the "
-                          "capacity of %llu minus the 16-byte record "
+                          "capacity of %llu minus 16 bytes for a record's "
                           "header); raise --capacity",
                           o->max_msg, (unsigned long long)limit,
                           (unsigned long long)c.cap);
@@ -277,6 +277,7 @@ static int view_init(struct sk_chan_view *v, shmkit_segment_t *seg,
     v->flags = cflags;
     v->max_readers = max_readers;
     v->max_msg = max_msg;
+    v->hdr = ckind == SHMKIT_KIND_QUEUE ? SK_QREC_HDR : SK_REC_HDR;
     v->nslots = nslots;
     v->slot = seg->slot;
     if (v->slot < 0)

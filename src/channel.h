@@ -11,16 +11,18 @@
  *                reaper once the owner is dead)
  *   ring_offset  the ring (queue, bus) or the value slots (latest)
  *
- * Ring records never straddle the end of the ring.  Each starts with a
- * 16-byte header; the first 8 bytes are the commit word:
+ * Ring records never straddle the end of the ring, and start 8-byte
+ * aligned with a header: on a queue the 8-byte commit word alone, on a bus
+ * the word and the message's sequence number (16 bytes):
  *
  *   word = (tag << 32) | VALID | [PAD] | len      tag = (uint32_t)(pos >> 3)
  *
  * stored last with release semantics, so a record is complete when a reader
  * acquire-loads a word whose tag matches the position it expects.  A word
- * from an earlier lap has another tag; zero is never a valid word.  The
- * second 8 bytes hold the message sequence number (bus) used to count
- * losses.  A PAD record fills the ring to its end when the next record
+ * from an earlier lap has another tag; zero is never a valid word.  A bus
+ * reader counts its losses by the sequence numbers; a queue's reader takes
+ * every record, so the payload follows the word at once (a 64 B message is
+ * a 72 B record: 10% fewer lines to move than with 16 bytes).  A PAD record fills the ring to its end when the next record
  * would not fit.
  *
  * Memory-order pairing table:
@@ -59,7 +61,8 @@
 #define SK_CF_RELIABLE 0x1u
 #define SK_CF_MULTI 0x2u
 
-#define SK_REC_HDR 16u
+#define SK_REC_HDR 16u  /* a bus record's header: word, sequence number */
+#define SK_QREC_HDR 8u  /* a queue record's header: the word alone        */
 #define SK_W_VALID 0x40000000u
 #define SK_W_PAD 0x80000000u
 #define SK_W_LEN 0x3fffffffu
@@ -153,9 +156,10 @@ struct sk_latest_slot {
 };
 _Static_assert(sizeof(struct sk_latest_slot) == 64, "latest slot layout");
 
-static inline uint64_t sk_rec_size(uint64_t len)
+/* hdr: the view's record header, SK_QREC_HDR or SK_REC_HDR */
+static inline uint64_t sk_rec_size(uint32_t hdr, uint64_t len)
 {
-    return (SK_REC_HDR + len + 7) & ~(uint64_t)7;
+    return (hdr + len + 7) & ~(uint64_t)7;
 }
 
 static inline uint64_t sk_word(uint64_t pos, uint32_t flags, uint32_t len)
@@ -189,6 +193,7 @@ struct sk_chan_view {
     unsigned char *ring;
     uint64_t cap, mask;
     uint32_t kind, flags, max_msg, nslots, max_readers;
+    uint32_t hdr;           /* record header bytes (kind's, see sk_rec_size) */
     int slot;
     shmkit_wait_t wait;
     uint32_t spin_us;

@@ -273,7 +273,7 @@ static int reserve_multi(shmkit_writer_t *w, uint64_t size, size_t len,
             w->res_end = end;
             w->res_len = size;
             w->res_bytes = len;
-            *buf = v->ring + ((pos + pad) & v->mask) + SK_REC_HDR;
+            *buf = v->ring + ((pos + pad) & v->mask) + v->hdr;
             return 0;
         }
         /* lost the race: withdraw the claim at once, or a reaper could
@@ -305,7 +305,7 @@ int sk_ring_reserve(shmkit_writer_t *w, size_t len, void **buf,
                     int64_t timeout_ns)
 {
     struct sk_chan_view *v = &w->v;
-    uint64_t size = sk_rec_size(len);
+    uint64_t size = sk_rec_size(v->hdr, len);
     if (w->res_pos != UINT64_MAX)
         return sk_err(-EINVAL, "reserve", shmkit_segment_name(v->seg),
                       "a reservation is already open; commit it first");
@@ -342,7 +342,7 @@ int sk_ring_reserve(shmkit_writer_t *w, size_t len, void **buf,
     w->res_pos = pos;
     w->res_len = size;
     w->res_bytes = len;
-    *buf = v->ring + (pos & v->mask) + SK_REC_HDR;
+    *buf = v->ring + (pos & v->mask) + v->hdr;
     return 0;
 }
 
@@ -371,7 +371,7 @@ void sk_flush_batch(shmkit_writer_t *w)
     for (uint32_t i = 0; i < n; i++) {
         uint64_t wd = w->batch_word[i];
         atomic_store_explicit(word_at(v, pos), wd, memory_order_release);
-        pos += sk_rec_size(wd & SK_W_LEN);
+        pos += sk_rec_size(v->hdr, wd & SK_W_LEN);
     }
     w->nbatch = 0;
     published(w);
@@ -484,7 +484,8 @@ static inline void commit_sp(shmkit_writer_t *w, uint64_t pos, size_t len,
     struct sk_chan_view *v = &w->v;
     unsigned char *rec = v->ring + (pos & v->mask);
     uint64_t seq = w->seq++;
-    memcpy(rec + 8, &seq, 8);
+    if (v->kind == SHMKIT_KIND_BUS) /* a queue's header is the word alone */
+        memcpy(rec + 8, &seq, 8);
     uint64_t word = sk_word(pos, 0, (uint32_t)len);
     w->pos = pos + size;
     w->res_pos = UINT64_MAX;
@@ -523,7 +524,7 @@ int sk_ring_commit(shmkit_writer_t *w, size_t len, int more)
     if (pos == UINT64_MAX)
         return sk_err(-EINVAL, "commit", shmkit_segment_name(v->seg),
                       "nothing reserved");
-    uint64_t size = sk_rec_size(len);
+    uint64_t size = sk_rec_size(v->hdr, len);
     if (len > w->res_bytes)
         return sk_err(-EINVAL, "commit", shmkit_segment_name(v->seg),
                       "commit of %zu bytes is more than the %llu reserved", len,
@@ -544,7 +545,6 @@ int sk_ring_commit(shmkit_writer_t *w, size_t len, int more)
         atomic_store_explicit(word_at(v, next),
                               sk_word(next, SK_W_PAD, (uint32_t)(end - next)),
                               memory_order_release);
-    memcpy(rec + 8, &(uint64_t){0}, 8);
     /* release: the payload is complete */
     atomic_store_explicit((_Atomic uint64_t *)(void *)rec,
                           sk_word(pos, 0, (uint32_t)len), memory_order_release);
@@ -592,14 +592,16 @@ void sk_writer_recover(shmkit_writer_t *w)
             pos += l;
             continue;
         }
-        if (l > v->max_msg || off + SK_REC_HDR + l > v->cap)
+        if (l > v->max_msg || off + v->hdr + l > v->cap)
             break;
-        uint64_t rs;
-        memcpy(&rs, v->ring + off + 8, 8);
-        if (v->kind == SHMKIT_KIND_BUS && rs != seq)
-            break;
+        if (v->kind == SHMKIT_KIND_BUS) {
+            uint64_t rs;
+            memcpy(&rs, v->ring + off + 8, 8);
+            if (rs != seq)
+                break;
+        }
         seq++;
-        pos += sk_rec_size(l);
+        pos += sk_rec_size(v->hdr, l);
     }
     /* The walk may stop at a word that passes the tag check but not the
      * others: clear it, or a reader joining here takes it (see
@@ -623,7 +625,7 @@ static inline int64_t reserve_fast(shmkit_writer_t *w, size_t len)
                              w->res_pos != UINT64_MAX || len > v->max_msg,
                          0))
         return -1;
-    uint64_t size = sk_rec_size(len), pos = w->pos;
+    uint64_t size = sk_rec_size(v->hdr, len), pos = w->pos;
     uint64_t off = pos & v->mask, end = pos + size;
     if (__builtin_expect(off + size > v->cap || rewind_candidate(v, size, off), 0))
         return -1;
@@ -642,9 +644,9 @@ int shmkit_writer_reserve(shmkit_writer_t *w, size_t len, void **buf,
     int64_t off = reserve_fast(w, len);
     if (__builtin_expect(off >= 0, 1)) {
         w->res_pos = w->pos;
-        w->res_len = sk_rec_size(len);
+        w->res_len = sk_rec_size(v->hdr, len);
         w->res_bytes = len;
-        *buf = v->ring + off + SK_REC_HDR;
+        *buf = v->ring + off + v->hdr;
         return 0;
     }
     if (len > v->max_msg)
@@ -662,7 +664,7 @@ static inline int commit(shmkit_writer_t *w, size_t len, int more)
     if (__builtin_expect(v->kind != SHMKIT_KIND_LATEST && !is_multi(v) &&
                              w->res_pos != UINT64_MAX && len <= w->res_bytes,
                          1)) {
-        uint64_t size = sk_rec_size(len);
+        uint64_t size = sk_rec_size(v->hdr, len);
         if (size != w->res_len) /* shorter: the next record starts sooner */
             guard_next(v, w->res_pos + size);
         commit_sp(w, w->res_pos, len, size, more);
@@ -691,8 +693,8 @@ static inline int send_msg(shmkit_writer_t *w, const void *buf, size_t len,
     struct sk_chan_view *v = &w->v;
     int64_t off = reserve_fast(w, len);
     if (__builtin_expect(off >= 0, 1)) {
-        memcpy(v->ring + off + SK_REC_HDR, buf, len);
-        commit_sp(w, w->pos, len, sk_rec_size(len), more);
+        memcpy(v->ring + off + v->hdr, buf, len);
+        commit_sp(w, w->pos, len, sk_rec_size(v->hdr, len), more);
         return 0;
     }
     void *p;
@@ -981,7 +983,7 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
             r->pos = pos + l;
             continue;
         }
-        if (l > v->max_msg || off + SK_REC_HDR + l > v->cap) {
+        if (l > v->max_msg || off + v->hdr + l > v->cap) {
             if (is_lossy(v))
                 goto lapped;
             return sk_err(SHMKIT_E_CORRUPT, "peek", shmkit_segment_name(v->seg),
@@ -1006,8 +1008,8 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
             r->have_seq = 1;
         }
         r->peek_pos = pos;
-        r->peek_size = sk_rec_size(l);
-        *buf = v->ring + off + SK_REC_HDR;
+        r->peek_size = sk_rec_size(v->hdr, l);
+        *buf = v->ring + off + v->hdr;
         *len = l;
         return 0;
     lapped: /* a lossy reader the writer overtook: start again at its tail */
@@ -1080,7 +1082,7 @@ static inline int64_t peek_fast(shmkit_reader_t *r, uint64_t *off)
     uint64_t w = atomic_load_explicit(word_at(v, pos), memory_order_acquire);
     uint32_t l = (uint32_t)(w & SK_W_LEN);
     if (!sk_word_tag_ok(w, pos) || (w & SK_W_PAD) || l > v->max_msg ||
-        o + SK_REC_HDR + l > v->cap)
+        o + v->hdr + l > v->cap)
         return -1;
     if (v->kind == SHMKIT_KIND_BUS) {
         uint64_t seq;
@@ -1093,7 +1095,7 @@ static inline int64_t peek_fast(shmkit_reader_t *r, uint64_t *off)
         r->have_seq = 1;
     }
     r->peek_pos = pos;
-    r->peek_size = sk_rec_size(l);
+    r->peek_size = sk_rec_size(v->hdr, l);
     if (l > SK_RA_MIN)
         read_ahead(v, pos, r->peek_size);
     *off = o;
@@ -1106,7 +1108,7 @@ int shmkit_reader_peek(shmkit_reader_t *r, const void **buf, size_t *len,
     uint64_t off;
     int64_t l = peek_fast(r, &off);
     if (__builtin_expect(l >= 0, 1)) {
-        *buf = r->v.ring + off + SK_REC_HDR;
+        *buf = r->v.ring + off + r->v.hdr;
         *len = (size_t)l;
         return 0;
     }
@@ -1136,7 +1138,7 @@ int shmkit_reader_recv(shmkit_reader_t *r, void *buf, size_t cap, size_t *len,
         int have_seq = r->have_seq;
         int64_t l = peek_fast(r, &off);
         if (l >= 0 && (size_t)l <= cap) {
-            memcpy(buf, v->ring + off + SK_REC_HDR, (size_t)l);
+            memcpy(buf, v->ring + off + v->hdr, (size_t)l);
             if (len)
                 *len = (size_t)l;
             return release_impl(r);

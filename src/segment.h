@@ -44,7 +44,7 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
 #define SK_CACHELINE 64
 #define SK_HEADER_SIZE 8192u
 #define SK_MAGIC 0x31544b4d48535f5fULL /* "__SHMKT1" little-endian */
-#define SK_FORMAT_VERSION 1u
+#define SK_FORMAT_VERSION 2u /* 2: a queue record's header is 8 bytes (was 16) */
 #define SK_READY_VALUE 0x52454459u /* "READY" */
 #define SK_LOCK_GATE 0x7fffffff00000000LL
 #define SK_LOCK_SLOT0 (SK_LOCK_GATE + 1)

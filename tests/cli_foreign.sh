@@ -112,7 +112,7 @@ py '
 import struct, sys
 with open("/dev/shm/" + sys.argv[1], "r+b") as f:
     f.seek(8); v, = struct.unpack("<I", f.read(4))
-    assert v == 1, "format_version in the header is %d, expected 1" % v
+    assert v == 2, "format_version in the header is %d, expected 2" % v
     f.seek(8); f.write(struct.pack("<I", 99))
 ' "$V"
 expect_rc 1 "info on a version-99 segment" "$SHMKIT" info "$V"

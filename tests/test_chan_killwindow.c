@@ -100,11 +100,13 @@ static void run(const struct kcase *c)
     uint64_t v = atomic_load(&ch->tailv);
     uint64_t tail = atomic_load(&ch->pair[v & 1].tail);
     uint64_t seq = atomic_load(&ch->pair[v & 1].seq);
-    CHECK(tail == N0 * sk_rec_size(L0) && seq == N0);
+    uint64_t rec0 = sk_rec_size(c->kind == SHMKIT_KIND_QUEUE ? SK_QREC_HDR : SK_REC_HDR,
+                                L0);
+    CHECK(tail == N0 * rec0 && seq == N0);
     /* killed after the word, before publishing: the previous version (the
      * other slot still holds it) is the current one */
     atomic_store(&ch->tailv, v - 1);
-    CHECK(atomic_load(&ch->pair[(v - 1) & 1].tail) == tail - sk_rec_size(L0));
+    CHECK(atomic_load(&ch->pair[(v - 1) & 1].tail) == tail - rec0);
     if (c->rewind_seq) /* killed while filling the next slot: half written */
         atomic_store(&ch->pair[v & 1].seq, seq - 1);
     CHECK_OK(shmkit_segment_close(h));

@@ -184,7 +184,8 @@ static void unwon_claim_is_not_padded(void)
     struct sk_chan *ch = map_chan(&h);
     uint64_t tail = atomic_load(&ch->tail);
     cu_pipe(ready);
-    /* one producer wins [tail, tail + 72) and dies before committing; one
+    /* one producer wins [tail, tail + 64) (a 50-byte message after the
+     * 8-byte header) and dies before committing; one
      * in a later attach slot announced [tail, tail + 216), lost the race
      * for it and died before withdrawing it */
     pid_t winner = cu_spawn(claim_and_hang, NULL);
@@ -196,7 +197,7 @@ static void unwon_claim_is_not_padded(void)
     CHECKF(ls > ws, "the loser took slot %d, the winner %d: the test did not "
            "set up what it checks", ls, ws);
     cu_kill(winner);
-    CHECK(atomic_load(&ch->tail) == tail + 72);
+    CHECK(atomic_load(&ch->tail) == tail + sk_rec_size(SK_QREC_HDR, 50));
     char buf[64];
     size_t n;
     /* the consumer waits at the dead winner's claim and pads it */

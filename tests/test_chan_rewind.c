@@ -14,8 +14,9 @@
 #include "chan_util.h"
 
 #define CAP (1u << 20)
-#define BIG (128u * 1024u) /* record 131088 bytes >= CAP / 8 */
-#define REC (BIG + 16u)
+#define BIG (128u * 1024u) /* a record of 131080 (queue) or 131088 bytes
+                              (bus) >= CAP / 8 */
+#define REC(kind) rec_size(kind, BIG)
 #define QUICK 0
 
 static char name[128];
@@ -47,13 +48,19 @@ static uint64_t writer_position(void)
 
 /* Sends message k of len bytes (zero-copy) and returns the offset in the
  * ring where its record starts (the writer's end position minus its size). */
-static uint64_t send_k(shmkit_writer_t *w, uint32_t len, uint64_t k)
+static uint64_t rec_size(shmkit_kind_t kind, uint32_t len)
+{
+    return ((uint64_t)len + (kind == SHMKIT_KIND_QUEUE ? 8 : 16) + 7) & ~7ull;
+}
+
+static uint64_t send_k(shmkit_writer_t *w, shmkit_kind_t kind, uint32_t len,
+                       uint64_t k)
 {
     void *p;
     CHECK_OK(shmkit_writer_reserve(w, len, &p, QUICK));
     skt_fill(p, len, k);
     CHECK_OK(shmkit_writer_commit(w, len));
-    uint64_t rec = ((uint64_t)len + 16 + 7) & ~7ull;
+    uint64_t rec = rec_size(kind, len);
     return (writer_position() - rec) & (CAP - 1);
 }
 
@@ -81,17 +88,17 @@ static void takes_turns(shmkit_kind_t kind, int reliable)
     open_pair(kind, reliable, &w, &r);
     uint64_t seen[4] = {0, 0, 0, 0};
     for (uint64_t k = 0; k < 40; k++) {
-        uint64_t off = send_k(w, BIG, k);
-        CHECKF(off % REC == 0 && off / REC < 4, "%s: message %llu at offset %llu, "
+        uint64_t off = send_k(w, kind, BIG, k);
+        CHECKF(off % REC(kind) == 0 && off / REC(kind) < 4, "%s: message %llu at offset %llu, "
                "expected one of the first four records (the ring is empty "
                "before each)", cu_kind_label(kind, reliable, 0),
                (unsigned long long)k, (unsigned long long)off);
-        seen[off / REC]++;
+        seen[off / REC(kind)]++;
         recv_k(r, BIG, k);
     }
     for (int i = 0; i < 4; i++)
         CHECKF(seen[i] == 10, "offset %llu used %llu times of 40",
-               (unsigned long long)(i * REC), (unsigned long long)seen[i]);
+               (unsigned long long)(i * REC(kind)), (unsigned long long)seen[i]);
     finish(w, r);
     printf("%s: large messages into an empty ring stay in its first half: ok\n",
            cu_kind_label(kind, reliable, 0));
@@ -105,13 +112,14 @@ static void not_when_full(void)
     shmkit_reader_t *r;
     open_pair(SHMKIT_KIND_QUEUE, 0, &w, &r);
     for (uint64_t k = 0; k < 3; k++) {
-        send_k(w, BIG, k);
+        send_k(w, SHMKIT_KIND_QUEUE, BIG, k);
         recv_k(r, BIG, k);
     }
-    send_k(w, BIG, 3); /* unread */
-    uint64_t off = send_k(w, BIG, 4);
-    CHECKF(off == 4 * REC, "with a message unread, the next one went to offset "
-           "%llu, not on to %u", (unsigned long long)off, 4 * REC);
+    send_k(w, SHMKIT_KIND_QUEUE, BIG, 3); /* unread */
+    uint64_t off = send_k(w, SHMKIT_KIND_QUEUE, BIG, 4);
+    CHECKF(off == 4 * REC(SHMKIT_KIND_QUEUE), "with a message unread, the next "
+           "one went to offset %llu, not on to %llu", (unsigned long long)off,
+           (unsigned long long)(4 * REC(SHMKIT_KIND_QUEUE)));
     recv_k(r, BIG, 3);
     recv_k(r, BIG, 4);
     finish(w, r);
@@ -125,11 +133,11 @@ static void walks_on(shmkit_kind_t kind, int reliable, uint32_t len)
     shmkit_writer_t *w;
     shmkit_reader_t *r;
     open_pair(kind, reliable, &w, &r);
-    uint64_t rec = ((uint64_t)len + 16 + 7) & ~7ull, expect = 0;
+    uint64_t rec = rec_size(kind, len), expect = 0;
     for (uint64_t k = 0; k < 20; k++) {
         if (expect + rec > CAP)
             expect = 0; /* the ordinary wrap */
-        uint64_t off = send_k(w, len, k);
+        uint64_t off = send_k(w, kind, len, k);
         CHECKF(off == expect, "%s, %u-byte messages: message %llu at offset %llu, "
                "expected %llu", cu_kind_label(kind, reliable, 0), len,
                (unsigned long long)k, (unsigned long long)off,

@@ -30,14 +30,20 @@
 
 enum { CAP = 4096, SPRAY = 1024 };
 
-/* The first record, at 0, holds the payload at [16, 16 + SPRAY): each 8
+/* The record header of a kind: the payload starts this far in. */
+static unsigned hdr_of(shmkit_kind_t kind)
+{
+    return kind == SHMKIT_KIND_QUEUE ? SK_QREC_HDR : SK_REC_HDR;
+}
+
+/* The first record, at 0, holds the payload at [hdr, hdr + SPRAY): each 8
  * bytes there look like the commit word of the next lap's record at the
  * same place, 8 bytes long.  Sent and read. */
-static void spray(shmkit_writer_t *w, shmkit_reader_t *r)
+static void spray(shmkit_writer_t *w, shmkit_reader_t *r, unsigned hdr)
 {
     uint64_t big[SPRAY / 8];
     for (unsigned i = 0; i < SPRAY / 8; i++)
-        big[i] = sk_word(CAP + SK_REC_HDR + 8ull * i, 0, 8);
+        big[i] = sk_word(CAP + hdr + 8ull * i, 0, 8);
     CHECK_OK(shmkit_writer_send(w, big, SPRAY, 0));
     uint8_t buf[SPRAY];
     size_t n;
@@ -62,12 +68,13 @@ static void spray_run(const char *label, shmkit_kind_t kind, int reliable,
     CHECKF(shmkit_writer_max_msg(w) >= SPRAY, "%s: max message %zu", label,
            shmkit_writer_max_msg(w));
 
-    spray(w, r);
+    unsigned hdr = hdr_of(kind);
+    spray(w, r, hdr);
     size_t n;
 
-    /* 8-byte messages (24-byte records) through the rest of this lap and
-     * past the sprayed region of the next */
-    uint64_t sent = 0, bytes = SK_REC_HDR + SPRAY;
+    /* 8-byte messages (16-byte records on a queue, 24 on a bus) through the
+     * rest of this lap and past the sprayed region of the next */
+    uint64_t sent = 0, bytes = hdr + SPRAY;
     while (bytes < 2 * CAP) {
         uint64_t v = 0x5eed000000000000ull | sent;
         int rc;
@@ -92,7 +99,8 @@ static void spray_run(const char *label, shmkit_kind_t kind, int reliable,
         }
         CHECKF(rc == 0, "%s: send %llu: %d", label, (unsigned long long)sent, rc);
         sent++;
-        bytes += mode == SHORT && multi ? 32 : 24; /* (a pad fills the claim) */
+        /* (a pad fills the rest of a claim) */
+        bytes += sk_rec_size(hdr, mode == SHORT && multi ? 16 : 8);
         if (batched && sent % 4 != 0)
             continue; /* read the batch once it is published */
         for (uint64_t k = batched ? sent - 4 : sent - 1; k < sent; k++) {
@@ -134,9 +142,9 @@ static void spray_two_producers(void)
     CHECK_OK(shmkit_writer_open(name, NULL, &a));
     CHECK_OK(shmkit_writer_open(name, NULL, &b));
     CHECK_OK(shmkit_reader_open(name, NULL, &r));
-    spray(a, r);
+    spray(a, r, SK_QREC_HDR);
     size_t n;
-    uint64_t sent = 0, bytes = SK_REC_HDR + SPRAY;
+    uint64_t sent = 0, bytes = SK_QREC_HDR + SPRAY;
     while (bytes < 2 * CAP) {
         void *pa, *pb;
         uint64_t va = 0xaaaa000000000000ull | sent, vb = 0xbbbb000000000000ull | sent;
@@ -159,7 +167,7 @@ static void spray_two_producers(void)
         CHECKF(rc == 0 && got == vb, "%s: B's message %llu: rc %d, 0x%llx", label,
                (unsigned long long)sent, rc, (unsigned long long)got);
         sent++;
-        bytes += 48;
+        bytes += 2 * sk_rec_size(SK_QREC_HDR, 8);
     }
     CHECK_OK(shmkit_reader_close(r));
     CHECK_OK(shmkit_writer_close(a));
@@ -182,9 +190,9 @@ static void spray_abandoned_claims(void)
     shmkit_reader_t *r;
     CHECK_OK(shmkit_writer_open(name, NULL, &b));
     CHECK_OK(shmkit_reader_open(name, NULL, &r));
-    spray(b, r);
+    spray(b, r, SK_QREC_HDR);
     size_t n;
-    uint64_t sent = 0, bytes = SK_REC_HDR + SPRAY;
+    uint64_t sent = 0, bytes = SK_QREC_HDR + SPRAY;
     while (bytes < 2 * CAP) {
         shmkit_writer_t *a;
         void *pa;
@@ -202,7 +210,7 @@ static void spray_abandoned_claims(void)
         CHECKF(rc == 0 && got == v, "%s: message %llu: rc %d, 0x%llx", label,
                (unsigned long long)sent, rc, (unsigned long long)got);
         sent++;
-        bytes += 48;
+        bytes += 2 * sk_rec_size(SK_QREC_HDR, 8); /* the pad, the message */
     }
     CHECK_OK(shmkit_reader_close(r));
     CHECK_OK(shmkit_writer_close(b));
