@@ -690,7 +690,41 @@ int shmkit_writer_commit_more(shmkit_writer_t *w, size_t len)
     return commit(w, len, 1);
 }
 
-/* Copying send: the fast path is one memcpy into the ring and the commit,
+/*
+ * The copy into the ring of a small message, 8 bytes at a time.  A sender
+ * that has just stored a field of its message (a sequence number, say)
+ * still has that store in its store buffer, and a wider load over it (the
+ * 64-byte vector load of memcpy) cannot take its bytes from there: it waits
+ * until every older store has reached the cache.  Those older stores are
+ * the previous messages' stores into the ring, which wait for lines the
+ * reader holds, so one message's copy waited for the last one's transfers.
+ * An 8-byte load over an 8-byte (or wider) store is served from the store
+ * buffer.  (64 B sent one by one, the sequence number written into the
+ * message before each send: 35-39 M msg/s with memcpy, 50-55 M with this;
+ * 54-66 M with the message left as it was, either way.)  memcpy already
+ * copies up to 8 bytes with 8-byte loads at most, and for large messages
+ * one stall is a small part of the copy.
+ */
+#define SK_COPY_WORDS 256u
+
+static inline void copy_in(unsigned char *d, const unsigned char *s, size_t len)
+{
+    if (len <= 8 || len > SK_COPY_WORDS) {
+        memcpy(d, s, len);
+        return;
+    }
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        __asm__("" : "+r"(x)); /* one 8-byte load: never merged into wider */
+        memcpy(d + i, &x, 8);
+    }
+    if (i < len)
+        memcpy(d + i, s + i, len - i);
+}
+
+/* Copying send: the fast path is one copy into the ring and the commit,
  * all inlined; everything else goes the general way. */
 static inline int send_msg(shmkit_writer_t *w, const void *buf, size_t len,
                        int64_t timeout_ns, int more)
@@ -698,7 +732,7 @@ static inline int send_msg(shmkit_writer_t *w, const void *buf, size_t len,
     struct sk_chan_view *v = &w->v;
     int64_t off = reserve_fast(w, len);
     if (__builtin_expect(off >= 0, 1)) {
-        memcpy(v->ring + off + v->hdr, buf, len);
+        copy_in(v->ring + off + v->hdr, buf, len);
         commit_sp(w, w->pos, len, sk_rec_size(v->hdr, len), more);
         return 0;
     }

@@ -96,13 +96,16 @@ static void sizes(const struct kcfg *k)
     shmkit_reader_t *r = open_reader(name);
     size_t max = shmkit_writer_max_msg(w);
     CHECK(max >= 1000);
-    size_t sz[] = {0, 1, 7, 8, 64, 1000, max};
+    /* around the word-by-word copy of small sends (9-256 bytes), from
+     * sources at every offset mod 4 */
+    size_t sz[] = {0, 1, 7, 8, 9, 15, 16, 17, 64, 71, 255, 256, 257, 1000, max};
     uint8_t *src = big_buf(max + 64), *dst = big_buf(max + 64);
     for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++) {
         size_t n = sz[i], got = 12345;
+        uint8_t *s = src + (n == max ? 0 : i % 4);
         /* copy in, copy out */
-        skt_fill(src, n, 1000 + i);
-        int rc = shmkit_writer_send(w, src, n, 0);
+        skt_fill(s, n, 1000 + i);
+        int rc = shmkit_writer_send(w, s, n, 0);
         EXPECT(rc == 0, "%s: send(%zu) = %d", label(k), n, rc);
         memset(dst, 0, n + 1);
         rc = shmkit_reader_recv(r, dst, max + 64, &got, 0);
