@@ -22,8 +22,8 @@
  * from an earlier lap has another tag; zero is never a valid word.  A bus
  * reader counts its losses by the sequence numbers; a queue's reader takes
  * every record, so the payload follows the word at once (a 64 B message is
- * a 72 B record: 10% fewer lines to move than with 16 bytes).  A PAD record fills the ring to its end when the next record
- * would not fit.
+ * a 72 B record: 10% fewer lines to move than with 16 bytes).  A PAD
+ * record fills the ring to its end when the next record would not fit.
  *
  * Memory-order pairing table:
  *
