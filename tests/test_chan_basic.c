@@ -117,6 +117,10 @@ static void sizes(const struct kcfg *k)
         EXPECT(rc == 0 && wp, "%s: reserve(%zu) = %d", label(k), n, rc);
         if (rc != 0)
             continue;
+        /* the alignment shmkit_channel(3) promises */
+        uintptr_t walign = k->kind == SHMKIT_KIND_LATEST ? 64 : 8;
+        EXPECT(((uintptr_t)wp & (walign - 1)) == 0, "%s: reserve(%zu) gave "
+               "%p, not %u-byte aligned", label(k), n, wp, (unsigned)walign);
         skt_fill(wp, n, 2000 + i);
         CHECK_OK(shmkit_writer_commit(w, n));
         const void *rp = NULL;
@@ -124,6 +128,8 @@ static void sizes(const struct kcfg *k)
         rc = shmkit_reader_peek(r, &rp, &got, 0);
         EXPECT(rc == 0 && got == n && skt_verify(rp, n, 2000 + i) < 0,
                "%s: peek of %zu bytes: rc %d, len %zu", label(k), n, rc, got);
+        EXPECT(rc != 0 || ((uintptr_t)rp & 7) == 0,
+               "%s: peek of %zu bytes gave %p, not 8-byte aligned", label(k), n, rp);
         if (rc == 0)
             EXPECT(shmkit_reader_release(r) == 0, "%s: release", label(k));
     }
