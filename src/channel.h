@@ -73,6 +73,10 @@
 
 #define SK_CLAIM_IDLE UINT64_MAX
 
+/* write-ahead (ring.c) looks at a queue reader's lag once per this many
+ * bytes written (a bus: four times less often) */
+#define SK_WA_CHECK 65536u
+
 /* a writer publishes a send_more batch once it holds this many records */
 #define SK_BATCH_MAX 64u
 

@@ -403,7 +403,6 @@ void sk_flush_batch(shmkit_writer_t *w)
  * decides which lines of the ring to prefetch.
  */
 #define SK_WA_DIST 1024u
-#define SK_WA_CHECK 65536u
 #define SK_WA_LAG 256u
 
 static inline void prefetch_w(const void *p)

@@ -260,6 +260,13 @@ static inline void cu_create(const char *name, shmkit_kind_t kind,
                  rc, shmkit_strerror(rc));
 }
 
+/* A ring record's bytes for a message of len bytes (shmkit(7), "Ring
+ * records"): an 8-byte header on a queue, 16 on a bus, 8-byte aligned. */
+static inline uint64_t cu_rec_size(shmkit_kind_t kind, uint64_t len)
+{
+    return ((kind == SHMKIT_KIND_QUEUE ? 8u : 16u) + len + 7) & ~7ull;
+}
+
 static inline void cu_eo(shmkit_endpoint_opts_t *eo, shmkit_wait_t wait)
 {
     shmkit_endpoint_opts_init(eo);

@@ -270,7 +270,7 @@ static void full(const struct kcfg *k)
     }
     /* 120-byte records (queue: an 8-byte header) or 128-byte (bus: 16) in a
      * 4 KiB ring */
-    int rec = k->kind == SHMKIT_KIND_QUEUE ? 120 : 128;
+    int rec = (int)cu_rec_size(k->kind, sizeof msg);
     EXPECT(rc == -EAGAIN && sent >= 4096 / rec - 1 && sent <= 4096 / rec,
            "%s: full after %d messages with %d", label(k), sent, rc);
     uint64_t t0 = skt_now_ns();

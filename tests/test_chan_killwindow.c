@@ -100,8 +100,7 @@ static void run(const struct kcase *c)
     uint64_t v = atomic_load(&ch->tailv);
     uint64_t tail = atomic_load(&ch->pair[v & 1].tail);
     uint64_t seq = atomic_load(&ch->pair[v & 1].seq);
-    uint64_t rec0 = sk_rec_size(c->kind == SHMKIT_KIND_QUEUE ? SK_QREC_HDR : SK_REC_HDR,
-                                L0);
+    uint64_t rec0 = cu_rec_size(c->kind, L0);
     CHECK(tail == N0 * rec0 && seq == N0);
     /* killed after the word, before publishing: the previous version (the
      * other slot still holds it) is the current one */

@@ -325,8 +325,9 @@ static void hostile_head_no_hang(void)
     struct sk_chan *ch = shmkit_segment_data(h);
     atomic_store(&ch->qhead, atomic_load(&ch->qhead) + (1ull << 40));
     /* the writer now believes there is room: past its next look at the
-     * readers' lag (every 64 KiB written) it fetches lines ahead */
-    uint64_t worst = slowest_send(w, msg, LEN, 3 * 65536 / LEN);
+     * readers' lag (every SK_WA_CHECK bytes written) it fetches lines
+     * ahead */
+    uint64_t worst = slowest_send(w, msg, LEN, 3 * SK_WA_CHECK / LEN);
     CHECKF(worst < 200000000ull, "a send after the head was moved 2^40 "
            "ahead took %.0f ms", (double)worst / 1e6);
     CHECK_OK(shmkit_segment_close(h));

@@ -197,7 +197,7 @@ static void unwon_claim_is_not_padded(void)
     CHECKF(ls > ws, "the loser took slot %d, the winner %d: the test did not "
            "set up what it checks", ls, ws);
     cu_kill(winner);
-    CHECK(atomic_load(&ch->tail) == tail + sk_rec_size(SK_QREC_HDR, 50));
+    CHECK(atomic_load(&ch->tail) == tail + cu_rec_size(SHMKIT_KIND_QUEUE, 50));
     char buf[64];
     size_t n;
     /* the consumer waits at the dead winner's claim and pads it */

@@ -16,7 +16,7 @@
 #define CAP (1u << 20)
 #define BIG (128u * 1024u) /* a record of 131080 (queue) or 131088 bytes
                               (bus) >= CAP / 8 */
-#define REC(kind) rec_size(kind, BIG)
+#define REC(kind) cu_rec_size(kind, BIG)
 #define QUICK 0
 
 static char name[128];
@@ -48,11 +48,6 @@ static uint64_t writer_position(void)
 
 /* Sends message k of len bytes (zero-copy) and returns the offset in the
  * ring where its record starts (the writer's end position minus its size). */
-static uint64_t rec_size(shmkit_kind_t kind, uint32_t len)
-{
-    return ((uint64_t)len + (kind == SHMKIT_KIND_QUEUE ? 8 : 16) + 7) & ~7ull;
-}
-
 static uint64_t send_k(shmkit_writer_t *w, shmkit_kind_t kind, uint32_t len,
                        uint64_t k)
 {
@@ -60,7 +55,7 @@ static uint64_t send_k(shmkit_writer_t *w, shmkit_kind_t kind, uint32_t len,
     CHECK_OK(shmkit_writer_reserve(w, len, &p, QUICK));
     skt_fill(p, len, k);
     CHECK_OK(shmkit_writer_commit(w, len));
-    uint64_t rec = rec_size(kind, len);
+    uint64_t rec = cu_rec_size(kind, len);
     return (writer_position() - rec) & (CAP - 1);
 }
 
@@ -133,7 +128,7 @@ static void walks_on(shmkit_kind_t kind, int reliable, uint32_t len)
     shmkit_writer_t *w;
     shmkit_reader_t *r;
     open_pair(kind, reliable, &w, &r);
-    uint64_t rec = rec_size(kind, len), expect = 0;
+    uint64_t rec = cu_rec_size(kind, len), expect = 0;
     for (uint64_t k = 0; k < 20; k++) {
         if (expect + rec > CAP)
             expect = 0; /* the ordinary wrap */

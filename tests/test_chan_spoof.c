@@ -33,7 +33,7 @@ enum { CAP = 4096, SPRAY = 1024 };
 /* The record header of a kind: the payload starts this far in. */
 static unsigned hdr_of(shmkit_kind_t kind)
 {
-    return kind == SHMKIT_KIND_QUEUE ? SK_QREC_HDR : SK_REC_HDR;
+    return (unsigned)cu_rec_size(kind, 0);
 }
 
 /* The first record, at 0, holds the payload at [hdr, hdr + SPRAY): each 8
@@ -100,7 +100,7 @@ static void spray_run(const char *label, shmkit_kind_t kind, int reliable,
         CHECKF(rc == 0, "%s: send %llu: %d", label, (unsigned long long)sent, rc);
         sent++;
         /* (a pad fills the rest of a claim) */
-        bytes += sk_rec_size(hdr, mode == SHORT && multi ? 16 : 8);
+        bytes += cu_rec_size(kind, mode == SHORT && multi ? 16 : 8);
         if (batched && sent % 4 != 0)
             continue; /* read the batch once it is published */
         for (uint64_t k = batched ? sent - 4 : sent - 1; k < sent; k++) {
@@ -142,9 +142,9 @@ static void spray_two_producers(void)
     CHECK_OK(shmkit_writer_open(name, NULL, &a));
     CHECK_OK(shmkit_writer_open(name, NULL, &b));
     CHECK_OK(shmkit_reader_open(name, NULL, &r));
-    spray(a, r, SK_QREC_HDR);
+    spray(a, r, hdr_of(SHMKIT_KIND_QUEUE));
     size_t n;
-    uint64_t sent = 0, bytes = SK_QREC_HDR + SPRAY;
+    uint64_t sent = 0, bytes = hdr_of(SHMKIT_KIND_QUEUE) + SPRAY;
     while (bytes < 2 * CAP) {
         void *pa, *pb;
         uint64_t va = 0xaaaa000000000000ull | sent, vb = 0xbbbb000000000000ull | sent;
@@ -167,7 +167,7 @@ static void spray_two_producers(void)
         CHECKF(rc == 0 && got == vb, "%s: B's message %llu: rc %d, 0x%llx", label,
                (unsigned long long)sent, rc, (unsigned long long)got);
         sent++;
-        bytes += 2 * sk_rec_size(SK_QREC_HDR, 8);
+        bytes += 2 * cu_rec_size(SHMKIT_KIND_QUEUE, 8);
     }
     CHECK_OK(shmkit_reader_close(r));
     CHECK_OK(shmkit_writer_close(a));
@@ -190,9 +190,9 @@ static void spray_abandoned_claims(void)
     shmkit_reader_t *r;
     CHECK_OK(shmkit_writer_open(name, NULL, &b));
     CHECK_OK(shmkit_reader_open(name, NULL, &r));
-    spray(b, r, SK_QREC_HDR);
+    spray(b, r, hdr_of(SHMKIT_KIND_QUEUE));
     size_t n;
-    uint64_t sent = 0, bytes = SK_QREC_HDR + SPRAY;
+    uint64_t sent = 0, bytes = hdr_of(SHMKIT_KIND_QUEUE) + SPRAY;
     while (bytes < 2 * CAP) {
         shmkit_writer_t *a;
         void *pa;
@@ -210,7 +210,7 @@ static void spray_abandoned_claims(void)
         CHECKF(rc == 0 && got == v, "%s: message %llu: rc %d, 0x%llx", label,
                (unsigned long long)sent, rc, (unsigned long long)got);
         sent++;
-        bytes += 2 * sk_rec_size(SK_QREC_HDR, 8); /* the pad, the message */
+        bytes += 2 * cu_rec_size(SHMKIT_KIND_QUEUE, 8); /* the pad, the message */
     }
     CHECK_OK(shmkit_reader_close(r));
     CHECK_OK(shmkit_writer_close(b));
