@@ -223,9 +223,9 @@ static void settle_reused_slot(struct sk_chan_view *v)
     atomic_store_explicit(&ep->role, 0, memory_order_release);
 }
 
-/* Checks the control block against the mapped size; fills the view. */
-static int view_init(struct sk_chan_view *v, shmkit_segment_t *seg,
-                     const shmkit_endpoint_opts_t *eo)
+/* Checks the control block against the mapped size and fills the view's
+ * geometry (no attach slot: stat uses it too).  0, or a negative error. */
+static int view_geometry(struct sk_chan_view *v, shmkit_segment_t *seg)
 {
     const char *name = shmkit_segment_name(seg);
     uint64_t dsz = shmkit_segment_data_size(seg);
@@ -279,6 +279,18 @@ static int view_init(struct sk_chan_view *v, shmkit_segment_t *seg,
     v->max_msg = max_msg;
     v->hdr = ckind == SHMKIT_KIND_QUEUE ? SK_QREC_HDR : SK_REC_HDR;
     v->nslots = nslots;
+    return 0;
+}
+
+/* view_geometry, then our attach slot and wait options. */
+static int view_init(struct sk_chan_view *v, shmkit_segment_t *seg,
+                     const shmkit_endpoint_opts_t *eo)
+{
+    int r = view_geometry(v, seg);
+    if (r < 0)
+        return r;
+    const char *name = shmkit_segment_name(seg);
+    struct sk_chan *ch = v->ch;
     v->slot = seg->slot;
     if (v->slot < 0)
         return sk_err(SHMKIT_E_TABLE_FULL, "open channel", name,
@@ -628,7 +640,9 @@ uint64_t sk_min_head(shmkit_writer_t *w, int evict)
         /* acquire: pairs with the consumer's release of qhead */
         return atomic_load_explicit(&v->ch->qhead, memory_order_acquire);
     /* Dekker with the reader's join: our tail store is ordered before the
-     * loads of `active` (see channel.h). */
+     * loads of `active` (see channel.h); the tail is published lazily, so
+     * bring it up to date first */
+    sk_writer_publish(w);
     atomic_thread_fence(memory_order_seq_cst);
     uint64_t min = w->pos;
     for (int i = 0; i < SHMKIT_MAX_ATTACH; i++) {
@@ -662,6 +676,8 @@ static int writer_free(shmkit_writer_t *w, int end_stream)
     if (w->res_pos != UINT64_MAX)
         sk_writer_abandon(w); /* never leave a claim open, never publish it */
     sk_flush_batch(w); /* what was sent with send_more was sent */
+    if (!multi && v->kind != SHMKIT_KIND_LATEST)
+        sk_writer_publish(w); /* the next writer, stat and readers see it all */
     atomic_store_explicit(&v->ep->claim_pos, SK_CLAIM_IDLE, memory_order_release);
     atomic_store_explicit(&v->ep->role, 0, memory_order_release);
     /* Dekker with the other producers closing: each stores its role, then
@@ -758,11 +774,17 @@ int shmkit_channel_stat(const char *name, shmkit_channel_stat_t *st)
     st->capacity = ch->capacity;
     st->max_msg = ch->max_msg;
     st->max_readers = ch->max_readers;
+    /* a single writer's records committed since it last published its
+     * tail (sk_writer_publish): not yet in its counters */
+    uint64_t walked = 0, walked_bytes = 0;
     if (st->multi_producer) {
         st->position = atomic_load(&ch->tail);
     } else {
-        uint64_t seq_unused;
-        sk_read_tail(ch, &st->position, &seq_unused);
+        uint64_t seq;
+        sk_read_tail(ch, &st->position, &seq);
+        struct sk_chan_view gv;
+        if (k != SHMKIT_KIND_LATEST && view_geometry(&gv, seg) == 0)
+            walked = sk_ring_walk(&gv, &st->position, &seq, &walked_bytes);
     }
     st->closed = (int)atomic_load(&ch->closed);
     st->evictions = atomic_load(&ch->evictions);
@@ -773,6 +795,8 @@ int shmkit_channel_stat(const char *name, shmkit_channel_stat_t *st)
         st->writer_alive = sk_seg_slot_alive(seg, ws);
     }
     uint64_t qhead = atomic_load(&ch->qhead);
+    st->messages = walked;
+    st->bytes = walked_bytes;
     for (int i = 0; i < SHMKIT_MAX_ATTACH; i++) {
         struct sk_ep *ep = &eps[i];
         st->messages += atomic_load(&ep->w_msgs);

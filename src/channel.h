@@ -29,9 +29,11 @@
  *
  *   store (release)                        load (acquire)
  *   record word      (writer commit)       record word (reader peek)
- *   chan.tailv       (writer commit,       chan.tailv (reader join and
- *                     after filling the     resync, writer re-open, stat:
- *                     other pair slot)      a consistent (tail, seq))
+ *   chan.tailv       (writer, every        chan.tailv (reader join and
+ *                     SK_PUB_EVERY bytes,   resync, writer re-open, stat:
+ *                     after filling the     a consistent (tail, seq), from
+ *                     other pair slot)      which they walk the records
+ *                                           committed since)
  *   chan.tail        (MP producer CAS)     chan.tail (queue reaper, stat)
  *   chan.horizon     (writer, + release    chan.horizon (reader, after an
  *                     fence before it        acquire fence: seqlock check
@@ -41,7 +43,8 @@
  *   chan.closed      (writer close)        chan.closed (reader at empty)
  *   events: see sync.h (asymmetric Dekker).
  *   bus join: reader stores ep.active, seq_cst fence, loads chan.tail;
- *             writer stores chan.tail, seq_cst fence, loads ep.active.
+ *             writer stores chan.tail (brought up to date first, see
+ *             sk_min_head), seq_cst fence, loads ep.active.
  */
 #ifndef SK_CHANNEL_H
 #define SK_CHANNEL_H
@@ -76,6 +79,11 @@
 /* write-ahead (ring.c) looks at a queue reader's lag once per this many
  * bytes written (a bus: four times less often) */
 #define SK_WA_CHECK 65536u
+
+/* a single writer publishes its (tail, seq) and counters once per this
+ * many bytes written, or a sixteenth of the ring if that is less (ring.c,
+ * sk_writer_publish) */
+#define SK_PUB_EVERY 4096u
 
 /* a writer publishes a send_more batch once it holds this many records */
 #define SK_BATCH_MAX 64u
@@ -214,6 +222,9 @@ struct shmkit_writer {
     uint64_t horizon_pub;  /* lossy: horizon as last published             */
     uint64_t seq;          /* bus/latest: next sequence number             */
     uint64_t msgs, bytes;  /* mirrors of our ep counters                   */
+    /* single writer of a ring: (tail, seq) and the counters were last
+     * published at pub_pos, and are next at pub_next (sk_writer_publish) */
+    uint64_t pub_pos, pub_next;
     uint32_t latest_slot;  /* latest: slot being written                   */
     uint64_t last_evict_ns; /* bus: last look for dead readers holding us  */
     /* send_more/commit_more: records written in place, their words not yet
@@ -248,9 +259,14 @@ struct shmkit_reader {
     uint64_t last_check_ns;
 };
 
-/* ring.c: a consistent (tail, seq) pair of a single writer */
+/* ring.c: a consistent (tail, seq) pair of a single writer, published
+ * every SK_PUB_EVERY bytes or so (sk_writer_publish); sk_ring_walk steps
+ * from it over the records committed since */
 void sk_read_tail(struct sk_chan *ch, uint64_t *tail, uint64_t *seq);
 void sk_publish_tail(struct sk_chan *ch, uint64_t tail, uint64_t seq);
+void sk_writer_publish(shmkit_writer_t *w);
+uint64_t sk_ring_walk(struct sk_chan_view *v, uint64_t *pos, uint64_t *seq,
+                      uint64_t *bytes);
 int sk_pad_claim(struct sk_chan_view *v, uint64_t pos, uint64_t end);
 void sk_writer_recover(shmkit_writer_t *w);
 void sk_writer_abandon(shmkit_writer_t *w);

@@ -346,14 +346,42 @@ int sk_ring_reserve(shmkit_writer_t *w, size_t len, void **buf,
     return 0;
 }
 
-/* The bookkeeping after records are published: the (tail, seq) pair, our
- * counters, and a look at whether a reader sleeps. */
-static inline void published(shmkit_writer_t *w)
+/*
+ * A single writer's (tail, seq) pair and counters, published only once per
+ * SK_PUB_EVERY bytes (a sixteenth of a smaller ring), not with every
+ * commit.  Nobody needs them per message: a reader finds records by their
+ * commit words.  They tell where a joining bus reader starts, where a new
+ * writer goes on, and what `shmkit stat` shows, and each of those steps
+ * from the pair over the records committed since (sk_ring_walk), as a new
+ * writer always has after a crash.  The five stores per message were not
+ * free although they hit the writer's own lines: stores leave the store
+ * buffer in order, behind the ring stores that wait for lines a reader
+ * holds, and a full store buffer stops the writer (64 B sent one by one,
+ * paired runs: 37-43 -> 61-65 M msg/s; zero-copy 19-20 -> 27-28 M,
+ * docs/BENCHMARKS.md).  Published too before every look
+ * at the readers' heads (sk_min_head: the reliable bus's join handshake
+ * needs a tail at least that new), on flush, close and detach.
+ */
+void sk_writer_publish(shmkit_writer_t *w)
 {
     struct sk_chan_view *v = &w->v;
+    uint64_t every = v->cap / 16 < SK_PUB_EVERY ? v->cap / 16 : SK_PUB_EVERY;
+    w->pub_next = w->pos + every;
+    if (w->pos == w->pub_pos)
+        return; /* nothing new (a pad moves pos too) */
+    w->pub_pos = w->pos;
     sk_publish_tail(v->ch, w->pos, w->seq);
     atomic_store_explicit(&v->ep->w_msgs, w->msgs, memory_order_relaxed);
     atomic_store_explicit(&v->ep->w_bytes, w->bytes, memory_order_relaxed);
+}
+
+/* The bookkeeping after records are published: the (tail, seq) pair and
+ * our counters when due, and a look at whether a reader sleeps. */
+static inline void published(shmkit_writer_t *w)
+{
+    struct sk_chan_view *v = &w->v;
+    if (__builtin_expect(w->pos >= w->pub_next, 0))
+        sk_writer_publish(w);
     sk_event_notify(&v->ch->data_ev, v->kind == SHMKIT_KIND_BUS);
 }
 
@@ -577,23 +605,27 @@ void sk_publish_tail(struct sk_chan *ch, uint64_t tail, uint64_t seq)
     atomic_store_explicit(&ch->tailv, v, memory_order_release);
 }
 
-/* A writer that died between its commit store and the (tail, seq) update
- * left committed records beyond tail: a new writer starts after them, or it
- * would overwrite them.  Bounded by one lap; only valid tags count. */
-void sk_writer_recover(shmkit_writer_t *w)
+/* From a published (tail, seq), steps over the records committed after it
+ * (see sk_writer_publish): moves *pos and *seq to the end of what the
+ * writer has committed, adds their payload bytes to *bytes (if given), and
+ * returns how many there were.  Stops at the first word that is not a
+ * record of this lap or a pad to the ring's end, after at most a lap: all
+ * of it comes from shared memory.  On a lossy bus the writer may be
+ * overwriting as we go; a torn record fails a check and ends the walk. */
+uint64_t sk_ring_walk(struct sk_chan_view *v, uint64_t *pos, uint64_t *seq,
+                      uint64_t *bytes)
 {
-    struct sk_chan_view *v = &w->v;
-    uint64_t pos = w->pos, seq = w->seq;
-    for (uint64_t n = 0; pos - w->pos < v->cap && n < v->cap / 8; n++) {
-        uint64_t wd = atomic_load_explicit(word_at(v, pos), memory_order_acquire);
-        if (!sk_word_tag_ok(wd, pos))
+    uint64_t p = *pos, s = *seq, recs = 0;
+    for (uint64_t n = 0; p - *pos < v->cap && n < v->cap / 8; n++) {
+        uint64_t wd = atomic_load_explicit(word_at(v, p), memory_order_acquire);
+        if (!sk_word_tag_ok(wd, p))
             break;
-        uint64_t off = pos & v->mask;
+        uint64_t off = p & v->mask;
         uint32_t l = (uint32_t)(wd & SK_W_LEN);
         if (wd & SK_W_PAD) {
             if (l != v->cap - off)
                 break;
-            pos += l;
+            p += l;
             continue;
         }
         if (l > v->max_msg || off + v->hdr + l > v->cap)
@@ -601,12 +633,32 @@ void sk_writer_recover(shmkit_writer_t *w)
         if (v->kind == SHMKIT_KIND_BUS) {
             uint64_t rs;
             memcpy(&rs, v->ring + off + 8, 8);
-            if (rs != seq)
+            if (rs != s)
                 break;
         }
-        seq++;
-        pos += sk_rec_size(v->hdr, l);
+        s++;
+        recs++;
+        if (bytes)
+            *bytes += l;
+        p += sk_rec_size(v->hdr, l);
     }
+    *pos = p;
+    *seq = s;
+    return recs;
+}
+
+/* A writer that died after commits it had not published yet (or between
+ * its commit store and the (tail, seq) update) left committed records
+ * beyond tail: a new writer starts after them, or it would overwrite
+ * them. */
+void sk_writer_recover(shmkit_writer_t *w)
+{
+    struct sk_chan_view *v = &w->v;
+    uint64_t pos = w->pos, seq = w->seq, bytes = 0;
+    /* counted as ours: nobody else will count them (stat adds what lies
+     * beyond the published tail) */
+    w->msgs += sk_ring_walk(v, &pos, &seq, &bytes);
+    w->bytes += bytes;
     /* The walk may stop at a word that passes the tag check but not the
      * others: clear it, or a reader joining here takes it (see
      * guard_next(); a tag of pos is never unread data). */
@@ -615,7 +667,8 @@ void sk_writer_recover(shmkit_writer_t *w)
     guard_next(v, pos);
     w->pos = pos;
     w->seq = seq;
-    sk_publish_tail(v->ch, pos, seq);
+    w->pub_pos = pos + 1; /* differs: publish all of it now */
+    sk_writer_publish(w);
 }
 
 /* The writer's fast path, shared by reserve and send: a single writer, no
@@ -760,6 +813,8 @@ int shmkit_writer_flush(shmkit_writer_t *w)
     if (!w)
         return sk_err(-EINVAL, "flush", NULL, "writer must not be NULL");
     sk_flush_batch(w); /* latest and multi-producer never hold a batch */
+    if (w->v.kind != SHMKIT_KIND_LATEST && !is_multi(&w->v))
+        sk_writer_publish(w); /* stat and a new writer see all of it */
     return 0;
 }
 
@@ -795,6 +850,8 @@ void sk_ring_reader_join(shmkit_reader_t *r)
      * everything from there on is kept for us. */
     atomic_thread_fence(memory_order_seq_cst);
     sk_read_tail(ch, &t, &seq);
+    /* start after what was committed before we came, published or not */
+    sk_ring_walk(v, &t, &seq, NULL);
     atomic_store_explicit(&v->ep->head, t, memory_order_release);
     r->pos = t;
     r->next_seq = seq; /* the sequence number of the record at t */
@@ -819,6 +876,7 @@ static void resync(shmkit_reader_t *r)
     struct sk_chan_view *v = &r->v;
     uint64_t t, seq;
     sk_read_tail(v->ch, &t, &seq);
+    sk_ring_walk(v, &t, &seq, NULL); /* to the writer's position */
     r->pos = t;
     atomic_store_explicit(&v->ep->head, r->pos, memory_order_release);
     /* everything from where we were to the writer's tail is lost */
@@ -946,8 +1004,9 @@ static int data_slow(void *vctx)
         /* A lossy reader lapped near the end resynchronised at the tail and
          * has no later record to count its loss from: count it from the
          * writer's final sequence number (stable once it is gone). */
-        uint64_t tail_unused, last;
-        sk_read_tail(v->ch, &tail_unused, &last);
+        uint64_t tail, last;
+        sk_read_tail(v->ch, &tail, &last);
+        sk_ring_walk(v, &tail, &last, NULL); /* a dead writer's last commits */
         if (is_lossy(v) && r->have_seq && last > r->next_seq &&
             last - r->next_seq < (1ull << 48)) { /* sanity, not a limit */
             r->lost += last - r->next_seq;

@@ -6,7 +6,8 @@
  * then the version word tailv that makes it current.  A SIGKILL can land
  * between any two of them.  Random kills (test_chan_crash) hit those windows too
  * rarely, so this test puts a writer in each window on purpose: the writer
- * process sends 10 messages and waits; the parent steps tailv back to the
+ * process sends 10 messages, flushing before the last and after it (a flush
+ * publishes the tail), and waits; the parent steps tailv back to the
  * version before the last commit (the state a kill between the word and the
  * publication leaves), and for the "seq" cases also half-fills the spare
  * slot (a kill inside the publication), then SIGKILLs the writer.
@@ -19,6 +20,10 @@
  *   bus/tail      reliable bus, the reader had read all 10; tail rewound
  *   bus/seq       reliable bus, killed inside the (tail, seq) update
  *   lossy/seq     lossy bus, killed inside the (tail, seq) update
+ *   queue/lazy, bus/lazy, lossy/lazy
+ *                 the writer publishes its (tail, seq) only every
+ *                 SK_PUB_EVERY bytes: killed with all 10 commits beyond
+ *                 the tail it published at open (no rewind needed)
  *
  * Then the "late" cases: an end dies, and only then another process
  * attaches (and may be given the dead one's attach slot, which the segment
@@ -48,16 +53,24 @@
 static char name[128];
 static int ready[2];
 
+/* lazy: leave the tail as the writer publishes it by itself, every
+ * SK_PUB_EVERY bytes, so all N0 records lie beyond it; otherwise flush
+ * before the last message and after it, so the pair's other slot holds
+ * the tail before the last commit */
 static int writer0(void *arg)
 {
-    (void)arg;
+    int lazy = arg != NULL;
     shmkit_writer_t *w;
     CHECK_OK(shmkit_writer_open(name, NULL, &w));
     uint8_t buf[L0];
     for (uint64_t i = 0; i < N0; i++) {
+        if (!lazy && i == N0 - 1)
+            CHECK_OK(shmkit_writer_flush(w));
         cu_msg_make(buf, L0, 0, 0, i);
         CHECK_OK(shmkit_writer_send(w, buf, L0, 0));
     }
+    if (!lazy)
+        CHECK_OK(shmkit_writer_flush(w));
     cu_signal_fd(ready[1]);
     sleep(30);
     return SKT_FAIL;
@@ -68,7 +81,8 @@ struct kcase {
     shmkit_kind_t kind;
     int reliable;
     int read_first; /* the reader read the N0 messages before the kill */
-    int rewind_tail, rewind_seq;
+    int rewind_seq;
+    int lazy; /* no rewind: the tail as the writer left it, behind them all */
 };
 
 static void run(const struct kcase *c)
@@ -80,7 +94,7 @@ static void run(const struct kcase *c)
     shmkit_endpoint_opts_init(&eo);
     CHECK_OK(shmkit_reader_open(name, &eo, &r));
     cu_pipe(ready);
-    pid_t w0 = cu_spawn(writer0, NULL);
+    pid_t w0 = cu_spawn(writer0, c->lazy ? (void *)1 : NULL);
     CHECK(cu_wait_fd(ready[0], 1, 10000) == 0);
 
     uint8_t buf[4096];
@@ -101,13 +115,19 @@ static void run(const struct kcase *c)
     uint64_t tail = atomic_load(&ch->pair[v & 1].tail);
     uint64_t seq = atomic_load(&ch->pair[v & 1].seq);
     uint64_t rec0 = cu_rec_size(c->kind, L0);
-    CHECK(tail == N0 * rec0 && seq == N0);
-    /* killed after the word, before publishing: the previous version (the
-     * other slot still holds it) is the current one */
-    atomic_store(&ch->tailv, v - 1);
-    CHECK(atomic_load(&ch->pair[(v - 1) & 1].tail) == tail - rec0);
-    if (c->rewind_seq) /* killed while filling the next slot: half written */
-        atomic_store(&ch->pair[v & 1].seq, seq - 1);
+    if (c->lazy) {
+        CHECKF(tail == 0 && seq == 0 && N0 * rec0 < SK_PUB_EVERY,
+               "the writer published its tail (%llu, seq %llu) early",
+               (unsigned long long)tail, (unsigned long long)seq);
+    } else {
+        CHECK(tail == N0 * rec0 && seq == N0);
+        /* killed after the word, before publishing: the previous version
+         * (the other slot still holds it) is the current one */
+        atomic_store(&ch->tailv, v - 1);
+        CHECK(atomic_load(&ch->pair[(v - 1) & 1].tail) == tail - rec0);
+        if (c->rewind_seq) /* killed while filling the next slot */
+            atomic_store(&ch->pair[v & 1].seq, seq - 1);
+    }
     CHECK_OK(shmkit_segment_close(h));
     cu_kill(w0);
     close(ready[0]);
@@ -284,15 +304,21 @@ int main(void)
     cu_init("test_chan_killwindow", 120);
     static const struct kcase cases[] = {
         {"queue/unread: killed between the word and the tail", SHMKIT_KIND_QUEUE,
-         0, 0, 1, 0},
+         0, 0, 0, 0},
         {"queue/read: killed between the word and the tail", SHMKIT_KIND_QUEUE,
-         0, 1, 1, 0},
+         0, 1, 0, 0},
         {"bus/tail: killed between the word and the tail", SHMKIT_KIND_BUS, 1,
-         1, 1, 0},
+         1, 0, 0},
         {"bus/seq: killed inside the (tail, seq) update", SHMKIT_KIND_BUS, 1,
-         1, 0, 1},
+         1, 1, 0},
         {"lossy/seq: killed inside the (tail, seq) update", SHMKIT_KIND_BUS, 0,
-         1, 0, 1},
+         1, 1, 0},
+        {"queue/lazy: killed with all its commits beyond the tail",
+         SHMKIT_KIND_QUEUE, 0, 0, 0, 1},
+        {"bus/lazy: killed with all its commits beyond the tail", SHMKIT_KIND_BUS,
+         1, 1, 0, 1},
+        {"lossy/lazy: killed with all its commits beyond the tail",
+         SHMKIT_KIND_BUS, 0, 0, 0, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run(&cases[i]);
