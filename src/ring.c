@@ -31,6 +31,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 
 #include "channel.h"
 #include "error.h"
@@ -671,6 +674,14 @@ void sk_writer_recover(shmkit_writer_t *w)
     sk_writer_publish(w);
 }
 
+/* The calls on the message path start on a cache line of their own.  Where
+ * they land otherwise depends on the size of everything linked before them,
+ * and a streaming reader's speed with it: a change to one function moved
+ * the reader's, and a reliable bus's zero-copy 64 B stream went from 37-41
+ * to 23-24 M msg/s with the same code for every call it made (paired;
+ * both builds aligned: 38-43 alike). */
+#define SK_HOT __attribute__((aligned(64)))
+
 /* The writer's fast path, shared by reserve and send: a single writer, no
  * open reservation, no wrap, and room known from the cached head (a lossy
  * bus never waits).  Returns the record's offset in the ring, or -1 for the
@@ -694,7 +705,7 @@ static inline int64_t reserve_fast(shmkit_writer_t *w, size_t len)
     return (int64_t)off;
 }
 
-int shmkit_writer_reserve(shmkit_writer_t *w, size_t len, void **buf,
+SK_HOT int shmkit_writer_reserve(shmkit_writer_t *w, size_t len, void **buf,
                           int64_t timeout_ns)
 {
     struct sk_chan_view *v = &w->v;
@@ -732,12 +743,12 @@ static inline int commit(shmkit_writer_t *w, size_t len, int more)
     return sk_ring_commit(w, len, more);
 }
 
-int shmkit_writer_commit(shmkit_writer_t *w, size_t len)
+SK_HOT int shmkit_writer_commit(shmkit_writer_t *w, size_t len)
 {
     return commit(w, len, 0);
 }
 
-int shmkit_writer_commit_more(shmkit_writer_t *w, size_t len)
+SK_HOT int shmkit_writer_commit_more(shmkit_writer_t *w, size_t len)
 {
     return commit(w, len, 1);
 }
@@ -756,6 +767,14 @@ int shmkit_writer_commit_more(shmkit_writer_t *w, size_t len)
  * 54-66 M with the message left as it was, either way.)  memcpy already
  * copies up to 8 bytes with 8-byte loads at most, and for large messages
  * one stall is a small part of the copy.
+ *
+ * On x86-64 two 8-byte loads fill one 16-byte register, stored at once:
+ * half the stores.  Stores to ring lines a reader still holds wait in the
+ * store buffer, in order, and so does everything stored after them; a 64 B
+ * message in four stores rather than eight leaves room for more messages
+ * to be in flight before the writer stalls (64 B one by one, paired: the
+ * queue 0.67-0.77x -> 0.87-1.06x the reference ring, a reliable bus
+ * 0.73-0.79x -> 0.83-0.91x; 8 B, 1 KiB and round trips unchanged).
  */
 #define SK_COPY_WORDS 256u
 
@@ -766,6 +785,14 @@ static inline void copy_in(unsigned char *d, const unsigned char *s, size_t len)
         return;
     }
     size_t i = 0;
+#if defined(__x86_64__) && defined(__SSE2__)
+    for (; i + 16 <= len; i += 16) {
+        __m128i x = _mm_loadl_epi64((const __m128i *)(const void *)(s + i));
+        __asm__("" : "+x"(x)); /* two 8-byte loads: never merged into wider */
+        __m128d y = _mm_loadh_pd(_mm_castsi128_pd(x), (const double *)(const void *)(s + i + 8));
+        _mm_storeu_pd((double *)(void *)(d + i), y);
+    }
+#endif
     for (; i + 8 <= len; i += 8) {
         uint64_t x;
         memcpy(&x, s + i, 8);
@@ -796,13 +823,13 @@ static inline int send_msg(shmkit_writer_t *w, const void *buf, size_t len,
     return commit(w, len, more);
 }
 
-int shmkit_writer_send(shmkit_writer_t *w, const void *buf, size_t len,
+SK_HOT int shmkit_writer_send(shmkit_writer_t *w, const void *buf, size_t len,
                        int64_t timeout_ns)
 {
     return send_msg(w, buf, len, timeout_ns, 0);
 }
 
-int shmkit_writer_send_more(shmkit_writer_t *w, const void *buf, size_t len,
+SK_HOT int shmkit_writer_send_more(shmkit_writer_t *w, const void *buf, size_t len,
                             int64_t timeout_ns)
 {
     return send_msg(w, buf, len, timeout_ns, 1);
@@ -1199,7 +1226,7 @@ static inline int64_t peek_fast(shmkit_reader_t *r, uint64_t *off)
     return l;
 }
 
-int shmkit_reader_peek(shmkit_reader_t *r, const void **buf, size_t *len,
+SK_HOT int shmkit_reader_peek(shmkit_reader_t *r, const void **buf, size_t *len,
                        int64_t timeout_ns)
 {
     uint64_t off;
@@ -1214,7 +1241,7 @@ int shmkit_reader_peek(shmkit_reader_t *r, const void **buf, size_t *len,
     return sk_ring_peek(r, buf, len, timeout_ns);
 }
 
-int shmkit_reader_release(shmkit_reader_t *r)
+SK_HOT int shmkit_reader_release(shmkit_reader_t *r)
 {
     if (r->v.kind == SHMKIT_KIND_LATEST)
         return 0;
@@ -1223,7 +1250,7 @@ int shmkit_reader_release(shmkit_reader_t *r)
 
 /* Copying receive: the fast path copies the next record out and releases
  * it, all inlined. */
-int shmkit_reader_recv(shmkit_reader_t *r, void *buf, size_t cap, size_t *len,
+SK_HOT int shmkit_reader_recv(shmkit_reader_t *r, void *buf, size_t cap, size_t *len,
                        int64_t timeout_ns)
 {
     struct sk_chan_view *v = &r->v;
