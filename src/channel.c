@@ -640,8 +640,8 @@ uint64_t sk_min_head(shmkit_writer_t *w, int evict)
         /* acquire: pairs with the consumer's release of qhead */
         return atomic_load_explicit(&v->ch->qhead, memory_order_acquire);
     /* Dekker with the reader's join: our tail store is ordered before the
-     * loads of `active` (see channel.h); the tail is published lazily, so
-     * bring it up to date first */
+     * loads of `active` (see channel.h); the tail is published only now and
+     * then, so bring it up to date first */
     sk_writer_publish(w);
     atomic_thread_fence(memory_order_seq_cst);
     uint64_t min = w->pos;

@@ -706,7 +706,7 @@ static inline int64_t reserve_fast(shmkit_writer_t *w, size_t len)
 }
 
 SK_HOT int shmkit_writer_reserve(shmkit_writer_t *w, size_t len, void **buf,
-                          int64_t timeout_ns)
+                                 int64_t timeout_ns)
 {
     struct sk_chan_view *v = &w->v;
     int64_t off = reserve_fast(w, len);
@@ -789,7 +789,8 @@ static inline void copy_in(unsigned char *d, const unsigned char *s, size_t len)
     for (; i + 16 <= len; i += 16) {
         __m128i x = _mm_loadl_epi64((const __m128i *)(const void *)(s + i));
         __asm__("" : "+x"(x)); /* two 8-byte loads: never merged into wider */
-        __m128d y = _mm_loadh_pd(_mm_castsi128_pd(x), (const double *)(const void *)(s + i + 8));
+        __m128d y = _mm_loadh_pd(_mm_castsi128_pd(x),
+                                 (const double *)(const void *)(s + i + 8));
         _mm_storeu_pd((double *)(void *)(d + i), y);
     }
 #endif
@@ -824,13 +825,13 @@ static inline int send_msg(shmkit_writer_t *w, const void *buf, size_t len,
 }
 
 SK_HOT int shmkit_writer_send(shmkit_writer_t *w, const void *buf, size_t len,
-                       int64_t timeout_ns)
+                              int64_t timeout_ns)
 {
     return send_msg(w, buf, len, timeout_ns, 0);
 }
 
-SK_HOT int shmkit_writer_send_more(shmkit_writer_t *w, const void *buf, size_t len,
-                            int64_t timeout_ns)
+SK_HOT int shmkit_writer_send_more(shmkit_writer_t *w, const void *buf,
+                                   size_t len, int64_t timeout_ns)
 {
     return send_msg(w, buf, len, timeout_ns, 1);
 }
@@ -1226,8 +1227,8 @@ static inline int64_t peek_fast(shmkit_reader_t *r, uint64_t *off)
     return l;
 }
 
-SK_HOT int shmkit_reader_peek(shmkit_reader_t *r, const void **buf, size_t *len,
-                       int64_t timeout_ns)
+SK_HOT int shmkit_reader_peek(shmkit_reader_t *r, const void **buf,
+                              size_t *len, int64_t timeout_ns)
 {
     uint64_t off;
     int64_t l = peek_fast(r, &off);
@@ -1250,8 +1251,8 @@ SK_HOT int shmkit_reader_release(shmkit_reader_t *r)
 
 /* Copying receive: the fast path copies the next record out and releases
  * it, all inlined. */
-SK_HOT int shmkit_reader_recv(shmkit_reader_t *r, void *buf, size_t cap, size_t *len,
-                       int64_t timeout_ns)
+SK_HOT int shmkit_reader_recv(shmkit_reader_t *r, void *buf, size_t cap,
+                              size_t *len, int64_t timeout_ns)
 {
     struct sk_chan_view *v = &r->v;
     const void *p;
