@@ -85,6 +85,10 @@
  * sk_writer_publish) */
 #define SK_PUB_EVERY 4096u
 
+/* a send_more batch is published once it spans this many bytes, or an
+ * eighth of the ring if that is less (or holds SK_BATCH_MAX messages) */
+#define SK_BATCH_BYTES 16384u
+
 /* a writer publishes a send_more batch once it holds this many records */
 #define SK_BATCH_MAX 64u
 
