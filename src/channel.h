@@ -89,6 +89,18 @@
  * eighth of the ring if that is less (or holds SK_BATCH_MAX messages) */
 #define SK_BATCH_BYTES 16384u
 
+/* the two limits for a ring of cap bytes: the writer keeps to them, and
+ * sk_ring_walk relies on them */
+static inline uint64_t sk_pub_every(uint64_t cap)
+{
+    return cap / 16 < SK_PUB_EVERY ? cap / 16 : SK_PUB_EVERY;
+}
+
+static inline uint64_t sk_batch_bytes(uint64_t cap)
+{
+    return cap / 8 < SK_BATCH_BYTES ? cap / 8 : SK_BATCH_BYTES;
+}
+
 /* a writer publishes a send_more batch once it holds this many records */
 #define SK_BATCH_MAX 64u
 

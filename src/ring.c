@@ -365,17 +365,20 @@ int sk_ring_reserve(shmkit_writer_t *w, size_t len, void **buf,
  * at the readers' heads (sk_min_head: the reliable bus's join handshake
  * needs a tail at least that new), on flush, close and detach.
  */
-void sk_writer_publish(shmkit_writer_t *w)
+static void publish_now(shmkit_writer_t *w)
 {
     struct sk_chan_view *v = &w->v;
-    uint64_t every = v->cap / 16 < SK_PUB_EVERY ? v->cap / 16 : SK_PUB_EVERY;
-    w->pub_next = w->pos + every;
-    if (w->pos == w->pub_pos)
-        return; /* nothing new (a pad moves pos too) */
     w->pub_pos = w->pos;
+    w->pub_next = w->pos + sk_pub_every(v->cap); /* cached for the hot path */
     sk_publish_tail(v->ch, w->pos, w->seq);
     atomic_store_explicit(&v->ep->w_msgs, w->msgs, memory_order_relaxed);
     atomic_store_explicit(&v->ep->w_bytes, w->bytes, memory_order_relaxed);
+}
+
+void sk_writer_publish(shmkit_writer_t *w)
+{
+    if (w->pos != w->pub_pos) /* else nothing new (a pad moves pos too) */
+        publish_now(w);
 }
 
 /* The bookkeeping after records are published: the (tail, seq) pair and
@@ -627,9 +630,8 @@ void sk_publish_tail(struct sk_chan *ch, uint64_t tail, uint64_t seq)
  * bound.)  Pads do not count: one may cover half the ring (a rewind). */
 static uint64_t walk_span(const struct sk_chan_view *v)
 {
-    uint64_t every = v->cap / 16 < SK_PUB_EVERY ? v->cap / 16 : SK_PUB_EVERY;
-    uint64_t batch = v->cap / 8 < SK_BATCH_BYTES ? v->cap / 8 : SK_BATCH_BYTES;
-    return 2 * (every + batch + sk_rec_size(v->hdr, v->max_msg));
+    return 2 * (sk_pub_every(v->cap) + sk_batch_bytes(v->cap) +
+                sk_rec_size(v->hdr, v->max_msg));
 }
 
 uint64_t sk_ring_walk(struct sk_chan_view *v, uint64_t *pos, uint64_t *seq,
@@ -689,8 +691,7 @@ void sk_writer_recover(shmkit_writer_t *w)
     guard_next(v, pos);
     w->pos = pos;
     w->seq = seq;
-    w->pub_pos = pos + 1; /* differs: publish all of it now */
-    sk_writer_publish(w);
+    publish_now(w);
 }
 
 /* The calls on the message path start on a cache line of their own.  Where
