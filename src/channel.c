@@ -406,6 +406,7 @@ int shmkit_writer_open(const char *name, const shmkit_endpoint_opts_t *o,
      * next, and larger messages gain nothing from waiting for each other
      * (a message of a few KiB crosses in its own lines anyway) */
     w->batch_limit = sk_batch_bytes(w->v.cap);
+    sk_writer_fast_init(w);
     if (w->v.kind == SHMKIT_KIND_QUEUE) {
         uint64_t qh = atomic_load_explicit(&ch->qhead, memory_order_acquire);
         if (!multi && (w->pos < qh || w->pos - qh > w->v.cap)) {

@@ -257,6 +257,10 @@ struct shmkit_writer {
      * wa_mark */
     uint64_t wa_pos, wa_next, wa_mark;
     int wa_on;
+    uint64_t due;          /* min(pub_next, wa_mark): a commit reaching it
+                              has more to do (ring.c, commit_due())      */
+    uint64_t fast_end;     /* reserve_fast() takes messages shorter than
+                              this (sk_writer_fast_init())              */
     uint64_t batch_word[SK_BATCH_MAX];
 };
 
@@ -287,6 +291,7 @@ int sk_pad_claim(struct sk_chan_view *v, uint64_t pos, uint64_t end);
 void sk_writer_recover(shmkit_writer_t *w);
 void sk_writer_abandon(shmkit_writer_t *w);
 void sk_flush_batch(shmkit_writer_t *w);
+void sk_writer_fast_init(shmkit_writer_t *w);
 
 /* channel.c */
 typedef int (*sk_cond_fn)(void *ctx);

@@ -54,6 +54,14 @@ static inline int sk_event_notify(struct sk_event *e, int all)
     return sk_event_notify_slow(e, all);
 }
 
+/* The same look alone, for a hot path that leaves the notify itself to a
+ * function it calls only when somebody may wait (which looks again). */
+static inline int sk_event_waiters(struct sk_event *e)
+{
+    atomic_signal_fence(memory_order_seq_cst);
+    return atomic_load_explicit(&e->waiters, memory_order_relaxed) != 0;
+}
+
 /* Registers this process for asymmetric barriers; 1 ok, 0 unavailable. */
 int sk_membarrier_init(void);
 

@@ -10,13 +10,15 @@
  *  2. A ring that is not empty is not rewound: with one message unread,
  *     the next one goes past half the ring, and both arrive.
  *  3. Not on a lossy bus, and not for small messages: the writer walks on.
+ *  4. The bound is exact: a record of exactly an eighth of the ring is
+ *     rewound, one 8 bytes shorter is not (the writer's fast path takes
+ *     only records under an eighth: sk_writer_fast_init()).
  */
 #include "chan_util.h"
 
 #define CAP (1u << 20)
 #define BIG (128u * 1024u) /* a record of 131080 (queue) or 131088 bytes
                               (bus) >= CAP / 8 */
-#define REC(kind) cu_rec_size(kind, BIG)
 #define QUICK 0
 
 static char name[128];
@@ -76,27 +78,28 @@ static void recv_k(shmkit_reader_t *r, uint32_t len, uint64_t k)
 
 /* ---- 1 ------------------------------------------------------------------ */
 
-static void takes_turns(shmkit_kind_t kind, int reliable)
+static void takes_turns(shmkit_kind_t kind, int reliable, uint32_t len)
 {
     shmkit_writer_t *w;
     shmkit_reader_t *r;
     open_pair(kind, reliable, &w, &r);
-    uint64_t seen[4] = {0, 0, 0, 0};
+    uint64_t seen[4] = {0, 0, 0, 0}, rec = cu_rec_size(kind, len);
     for (uint64_t k = 0; k < 40; k++) {
-        uint64_t off = send_k(w, kind, BIG, k);
-        CHECKF(off % REC(kind) == 0 && off / REC(kind) < 4, "%s: message %llu at offset %llu, "
-               "expected one of the first four records (the ring is empty "
-               "before each)", cu_kind_label(kind, reliable, 0),
-               (unsigned long long)k, (unsigned long long)off);
-        seen[off / REC(kind)]++;
-        recv_k(r, BIG, k);
+        uint64_t off = send_k(w, kind, len, k);
+        CHECKF(off % rec == 0 && off / rec < 4, "%s, %u-byte messages: message "
+               "%llu at offset %llu, expected one of the first four records "
+               "(the ring is empty before each)", cu_kind_label(kind, reliable, 0),
+               len, (unsigned long long)k, (unsigned long long)off);
+        if (off % rec == 0 && off / rec < 4)
+            seen[off / rec]++;
+        recv_k(r, len, k);
     }
     for (int i = 0; i < 4; i++)
         CHECKF(seen[i] == 10, "offset %llu used %llu times of 40",
-               (unsigned long long)(i * REC(kind)), (unsigned long long)seen[i]);
+               (unsigned long long)(i * rec), (unsigned long long)seen[i]);
     finish(w, r);
-    printf("%s: large messages into an empty ring stay in its first half: ok\n",
-           cu_kind_label(kind, reliable, 0));
+    printf("%s, %u-byte messages into an empty ring stay in its first half: ok\n",
+           cu_kind_label(kind, reliable, 0), len);
 }
 
 /* ---- 2 ------------------------------------------------------------------ */
@@ -112,9 +115,9 @@ static void not_when_full(void)
     }
     send_k(w, SHMKIT_KIND_QUEUE, BIG, 3); /* unread */
     uint64_t off = send_k(w, SHMKIT_KIND_QUEUE, BIG, 4);
-    CHECKF(off == 4 * REC(SHMKIT_KIND_QUEUE), "with a message unread, the next "
+    CHECKF(off == 4 * cu_rec_size(SHMKIT_KIND_QUEUE, BIG), "with a message unread, the next "
            "one went to offset %llu, not on to %llu", (unsigned long long)off,
-           (unsigned long long)(4 * REC(SHMKIT_KIND_QUEUE)));
+           (unsigned long long)(4 * cu_rec_size(SHMKIT_KIND_QUEUE, BIG)));
     recv_k(r, BIG, 3);
     recv_k(r, BIG, 4);
     finish(w, r);
@@ -148,10 +151,15 @@ static void walks_on(shmkit_kind_t kind, int reliable, uint32_t len)
 int main(void)
 {
     cu_init("test_chan_rewind", 120);
-    takes_turns(SHMKIT_KIND_QUEUE, 0);
-    takes_turns(SHMKIT_KIND_BUS, 1);
+    takes_turns(SHMKIT_KIND_QUEUE, 0, BIG);
+    takes_turns(SHMKIT_KIND_BUS, 1, BIG);
     not_when_full();
     walks_on(SHMKIT_KIND_BUS, 0, BIG);
     walks_on(SHMKIT_KIND_QUEUE, 0, BIG / 2);
+    /* 4: records of exactly CAP / 8 (hdr + len + 7 == CAP / 8), and 8 less */
+    takes_turns(SHMKIT_KIND_QUEUE, 0, CAP / 8 - 8 - 7);
+    takes_turns(SHMKIT_KIND_BUS, 1, CAP / 8 - 16 - 7);
+    walks_on(SHMKIT_KIND_QUEUE, 0, CAP / 8 - 8 - 8);
+    walks_on(SHMKIT_KIND_BUS, 1, CAP / 8 - 16 - 8);
     return cu_result();
 }
