@@ -536,10 +536,10 @@ static __attribute__((noinline)) int commit_due(shmkit_writer_t *w,
     return 0;
 }
 
-/* commit_sp() for a record that joins a send_more batch, or ends one. */
-static __attribute__((noinline)) int commit_batch(shmkit_writer_t *w,
-                                                  uint64_t pos, uint64_t word,
-                                                  uint64_t size, int more)
+/* commit_sp() for a record that joins a send_more batch, or ends one */
+static inline __attribute__((always_inline)) void
+batch_add(shmkit_writer_t *w, uint64_t pos, uint64_t word, uint64_t size,
+          int more)
 {
     if (w->nbatch == 0)
         w->batch_pos = pos;
@@ -547,8 +547,16 @@ static __attribute__((noinline)) int commit_batch(shmkit_writer_t *w,
     if (!more || w->nbatch == SK_BATCH_MAX ||
         w->pos - w->batch_pos >= w->batch_limit)
         sk_flush_batch(w);
-    if (w->pos >= w->wa_mark)
+    if (__builtin_expect(w->pos >= w->wa_mark, 0))
         write_ahead(w, size);
+}
+
+/* ... out of line, for commit_sp()'s tail calls */
+static __attribute__((noinline)) int commit_batch(shmkit_writer_t *w,
+                                                  uint64_t pos, uint64_t word,
+                                                  uint64_t size, int more)
+{
+    batch_add(w, pos, word, size, more);
     return 0;
 }
 
@@ -584,14 +592,7 @@ static inline int commit_sp(shmkit_writer_t *w, uint64_t pos, size_t len,
     if (__builtin_expect(more | w->nbatch, 0)) {
         if (tail)
             return commit_batch(w, pos, word, size, more);
-        if (w->nbatch == 0)
-            w->batch_pos = pos;
-        w->batch_word[w->nbatch++] = word;
-        if (!more || w->nbatch == SK_BATCH_MAX ||
-            w->pos - w->batch_pos >= w->batch_limit)
-            sk_flush_batch(w);
-        if (__builtin_expect(w->pos >= w->wa_mark, 0))
-            write_ahead(w, size);
+        batch_add(w, pos, word, size, more);
         return 0;
     }
     /* the commit: one release store; pairs with the reader's acquire */
