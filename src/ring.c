@@ -482,7 +482,8 @@ static uint64_t lead_head(shmkit_writer_t *w)
 
 /* Called from a commit once the writer's position reaches wa_mark: the
  * next look at the lag (wa_next) while off, every other line while on, so
- * a writer with nothing to fetch pays one comparison per message. */
+ * a writer with nothing to fetch pays one comparison per message (with
+ * pub_next folded in: `due`, see set_due()). */
 static __attribute__((noinline)) void write_ahead(shmkit_writer_t *w,
                                                   uint64_t size)
 {
@@ -525,14 +526,25 @@ static __attribute__((noinline)) void write_ahead(shmkit_writer_t *w,
  * pair and counters when due, a sleeping reader, write-ahead.  Out of line
  * and reached by a tail call, so the common commit makes no call at all and
  * saves no registers (see commit_sp()). */
-static __attribute__((noinline)) int commit_due(shmkit_writer_t *w,
-                                                uint64_t size)
+static inline __attribute__((always_inline)) void
+commit_rest(shmkit_writer_t *w, uint64_t size)
 {
     struct sk_chan_view *v = &w->v;
     published(w);
+    /* The next message's guard_next() loads the word after it, and that
+     * load holds up the commit behind it (a round trip measured 10-25%
+     * slower): fetch that line now, after this commit, guessing the next
+     * message is as long as this one.  A read prefetch: the line stays
+     * shared with a reader that may be polling it. */
     __builtin_prefetch(v->ring + ((w->pos + size) & v->mask), 0, 3);
-    if (w->pos >= w->wa_mark)
+    if (__builtin_expect(w->pos >= w->wa_mark, 0))
         write_ahead(w, size);
+}
+
+static __attribute__((noinline)) int commit_due(shmkit_writer_t *w,
+                                                uint64_t size)
+{
+    commit_rest(w, size);
     return 0;
 }
 
@@ -599,20 +611,13 @@ static inline int commit_sp(shmkit_writer_t *w, uint64_t pos, size_t len,
     atomic_store_explicit((_Atomic uint64_t *)(void *)rec, word,
                           memory_order_release);
     if (!tail) {
-        published(w);
-        __builtin_prefetch(v->ring + ((w->pos + size) & v->mask), 0, 3);
-        if (__builtin_expect(w->pos >= w->wa_mark, 0))
-            write_ahead(w, size);
+        commit_rest(w, size);
         return 0;
     }
     if (__builtin_expect((w->pos >= w->due) | sk_event_waiters(&v->ch->data_ev),
                          0))
         return commit_due(w, size);
-    /* The next message's guard_next() loads the word after it, and that
-     * load holds up the commit behind it (a round trip measured 10-25%
-     * slower): fetch that line now, after this commit, guessing the next
-     * message is as long as this one.  A read prefetch: the line stays
-     * shared with a reader that may be polling it. */
+    /* commit_rest()'s prefetch, when there is nothing else to do */
     __builtin_prefetch(v->ring + ((w->pos + size) & v->mask), 0, 3);
     return 0;
 }
@@ -766,7 +771,7 @@ void sk_writer_recover(shmkit_writer_t *w)
 
 /* The writer's fast path, shared by reserve and send: a single writer, no
  * open reservation, a record under an eighth of the ring (larger ones may
- * rewind), no wrap, and room known from the cached head (a lossy bus never
+ * rewind, on a queue or reliable bus), no wrap, and room known from the cached head (a lossy bus never
  * waits).  Returns 1 with the record's offset in the ring and its size,
  * or 0 for the general way.  Everything here is process-private except the
  * horizon. */
@@ -799,9 +804,9 @@ void sk_writer_fast_init(shmkit_writer_t *w)
     uint64_t eighth = v->cap / 8; /* a multiple of 8: a record is under it
                                      when hdr + len + 7 is */
     w->fast_end = 0;
-    if ((v->kind == SHMKIT_KIND_BUS ||
-         (v->kind == SHMKIT_KIND_QUEUE && !is_multi(v))) &&
-        eighth > v->hdr + 7) {
+    /* (view_geometry() takes rings of 4 KiB or more: the size test is a
+     * guard for the subtraction, never false in practice) */
+    if (v->kind != SHMKIT_KIND_LATEST && !is_multi(v) && eighth > v->hdr + 7) {
         uint64_t lim = eighth - v->hdr - 8;
         w->fast_end = (lim < v->max_msg ? lim : v->max_msg) + 1;
     }
