@@ -522,10 +522,12 @@ static __attribute__((noinline)) void write_ahead(shmkit_writer_t *w,
     set_due(w);
 }
 
-/* The rare part of a commit_sp() that was not batched: the (tail, seq)
- * pair and counters when due, a sleeping reader, write-ahead.  Out of line
- * and reached by a tail call, so the common commit makes no call at all and
- * saves no registers (see commit_sp()). */
+/* What a commit_sp() that was not batched does after its word: the
+ * (tail, seq) pair and counters when due, a sleeping reader, the next
+ * line, write-ahead.  Inline for send; for reserve and commit out of line
+ * in commit_due(), reached by a tail call only when `due` or a sleeper says
+ * there is more than the prefetch to do, so that their common commit makes
+ * no call at all and saves no registers (see commit_sp()). */
 static inline __attribute__((always_inline)) void
 commit_rest(shmkit_writer_t *w, uint64_t size)
 {
@@ -771,10 +773,10 @@ void sk_writer_recover(shmkit_writer_t *w)
 
 /* The writer's fast path, shared by reserve and send: a single writer, no
  * open reservation, a record under an eighth of the ring (larger ones may
- * rewind, on a queue or reliable bus), no wrap, and room known from the cached head (a lossy bus never
- * waits).  Returns 1 with the record's offset in the ring and its size,
- * or 0 for the general way.  Everything here is process-private except the
- * horizon. */
+ * rewind, on a queue or reliable bus), no wrap, and room known from the
+ * cached head (a lossy bus never waits).  Returns 1 with the record's
+ * offset in the ring and its size, or 0 for the general way.  Everything
+ * here is process-private except the horizon. */
 static inline int reserve_fast(shmkit_writer_t *w, size_t len, uint64_t *off,
                                uint64_t *size)
 {

@@ -45,21 +45,19 @@ int sk_event_notify_slow(struct sk_event *e, int all);
  * membarrier sets SK_EV_FENCE in `waiters` for good, and notifiers then pay
  * a real seq_cst fence (the textbook form).
  */
-static inline int sk_event_notify(struct sk_event *e, int all)
-{
-    atomic_signal_fence(memory_order_seq_cst);
-    uint32_t w = atomic_load_explicit(&e->waiters, memory_order_relaxed);
-    if (__builtin_expect(w == 0, 1))
-        return 0;
-    return sk_event_notify_slow(e, all);
-}
-
-/* The same look alone, for a hot path that leaves the notify itself to a
- * function it calls only when somebody may wait (which looks again). */
 static inline int sk_event_waiters(struct sk_event *e)
 {
     atomic_signal_fence(memory_order_seq_cst);
     return atomic_load_explicit(&e->waiters, memory_order_relaxed) != 0;
+}
+
+/* The look alone (above) serves a hot path that leaves the notify itself
+ * to a function it calls only when somebody may wait (which looks again). */
+static inline int sk_event_notify(struct sk_event *e, int all)
+{
+    if (__builtin_expect(!sk_event_waiters(e), 1))
+        return 0;
+    return sk_event_notify_slow(e, all);
 }
 
 /* Registers this process for asymmetric barriers; 1 ok, 0 unavailable. */
