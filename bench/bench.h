@@ -112,7 +112,8 @@ typedef struct point point_t;
 
 /* MECH_EXIT: the children end with exit(), not _exit(), so the peer's
  * static destructors run (iceoryx unregisters from RouDi in one). */
-enum { MECH_ZC = 1, MECH_LOSSY = 2, MECH_WAIT = 4, MECH_EXIT = 8 };
+/* MECH_HOLD0: a shmkit reader opened with hold_ns = 0 (never holds). */
+enum { MECH_ZC = 1, MECH_LOSSY = 2, MECH_WAIT = 4, MECH_EXIT = 8, MECH_HOLD0 = 16 };
 
 extern int child_exit_clean; /* run_children: exit() instead of _exit() */
 
@@ -187,7 +188,7 @@ void register_cleanup(void (*fn)(void));
 
 /* ---- results ----------------------------------------------------------------- */
 
-enum { R_RTT, R_TPUT, R_BW, R_FANOUT, R_SLOW, R_IDLE, R_STALL };
+enum { R_RTT, R_TPUT, R_BW, R_FANOUT, R_SLOW, R_IDLE, R_STALL, R_BURST };
 
 typedef struct lat_stats {
     double p50, p90, p99, p999, max, mean;
@@ -228,6 +229,7 @@ void section(const char *title);
 /* the generic harness */
 int run_rtt(const mech_t *m, size_t size, int pay, int wait, const char *mode);
 int run_tput(const mech_t *m, size_t size, int pay, int wait, const char *mode);
+int run_burst(const mech_t *m, size_t size, int wait, const char *mode);
 
 /* floors.c */
 int run_floors(void);
@@ -243,6 +245,7 @@ extern const mech_t mech_pipe, mech_unix, mech_mq;
 void mq_restore_limits(void);
 
 /* mech_shmkit.c */
+extern const mech_t mech_sk_queue_hold0;
 extern const mech_t mech_sk_queue, mech_sk_queue_batched, mech_sk_bus_lossy, mech_sk_bus_reliable,
     mech_sk_latest;
 int run_fanout(int reliable, int nreaders);

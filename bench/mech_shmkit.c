@@ -95,11 +95,13 @@ static int sk_open_w(const char *name, int wait, shmkit_writer_t **w)
     return r;
 }
 
-static int sk_open_r(const char *name, int wait, shmkit_reader_t **rd)
+static int sk_open_r(const char *name, int wait, int hold0, shmkit_reader_t **rd)
 {
     shmkit_endpoint_opts_t eo;
     shmkit_endpoint_opts_init(&eo);
     eo.wait = (shmkit_wait_t)wait;
+    if (hold0)
+        eo.hold_ns = 0;
     eo.open_timeout_ms = 5000;
     int r = shmkit_reader_open(name, &eo, rd);
     if (r < 0)
@@ -110,14 +112,15 @@ static int sk_open_r(const char *name, int wait, shmkit_reader_t **rd)
 static int sk_open(point_t *p, int side, void **out)
 {
     struct skep *e = calloc(1, sizeof *e);
+    int hold0 = (p->m->flags & MECH_HOLD0) != 0;
     if (!e)
         return -1;
     if (side == 0) {
         if (sk_open_w(p->name[0], p->wait, &e->w) < 0 ||
-            (!p->tput && sk_open_r(p->name[1], p->wait, &e->r) < 0))
+            (!p->tput && sk_open_r(p->name[1], p->wait, hold0, &e->r) < 0))
             return -1;
     } else {
-        if (sk_open_r(p->name[0], p->wait, &e->r) < 0 ||
+        if (sk_open_r(p->name[0], p->wait, hold0, &e->r) < 0 ||
             (!p->tput && sk_open_w(p->name[1], p->wait, &e->w) < 0))
             return -1;
     }
@@ -221,6 +224,9 @@ static void sk_close(void *ep, int side)
                         sk_recv, sk_close, sk_teardown}
 
 SK_MECH(mech_sk_queue, "queue", MECH_ZC | MECH_WAIT, SHMKIT_KIND_QUEUE);
+/* the queue with a reader that never holds (hold_ns = 0) */
+SK_MECH(mech_sk_queue_hold0, "queue hold 0", MECH_ZC | MECH_WAIT | MECH_HOLD0,
+        SHMKIT_KIND_QUEUE);
 /* one-way only: a round trip never flushes */
 const mech_t mech_sk_queue_batched = {"shmkit", "queue batched", MECH_ZC | MECH_WAIT,
                                       SHMKIT_KIND_QUEUE, 0, sk_setup, sk_open,
@@ -279,7 +285,7 @@ static int fan_child(int i, void *arg)
     int is_slow = f->slow && k == 1;
     int wait = oversub || is_slow ? SHMKIT_WAIT_ADAPTIVE : SHMKIT_WAIT_SPIN;
     shmkit_reader_t *rd;
-    if (sk_open_r(f->p.name[0], wait, &rd) < 0)
+    if (sk_open_r(f->p.name[0], wait, 0, &rd) < 0)
         return 1;
     bench_barrier(f->nreaders + 1);
     unsigned char buf[64];
@@ -434,7 +440,7 @@ static int idle_child(int side, void *arg)
         return 0;
     }
     shmkit_reader_t *rd;
-    if (sk_open_r(idle_p.name[0], idle_wait, &rd) < 0)
+    if (sk_open_r(idle_p.name[0], idle_wait, 0, &rd) < 0)
         return 1;
     bench_barrier(2);
     double c0 = cpu_ms_self();

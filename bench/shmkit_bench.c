@@ -394,6 +394,11 @@ static void print_header(int type)
         printf("%-34s %-8s %8s %10s %8s\n", "idle blocked reader", "wait",
                "seconds", "CPU ms", "CPU %");
         break;
+    case R_BURST:
+        printf("%-34s %-8s %-9s %7s %8s %8s %8s %8s %9s %8s\n",
+               "one way, in bursts of 128", "wait", "payload", "size", "p50 ns",
+               "p90", "p99", "p99.9", "max", "mean");
+        break;
     case R_STALL:
         printf("%-34s %-8s %8s %9s %8s %8s %9s %8s\n", "the machine's own stalls",
                "cpu", "seconds", "stalls/s", "p50 us", "p99 us", "max us",
@@ -413,6 +418,7 @@ static void print_result(const result_t *r)
              r->group[0] && strcmp(r->group, "shmkit") ? ": " : "", r->mech);
     fmt_size(r->size, sz, sizeof sz);
     switch (r->type) {
+    case R_BURST:
     case R_RTT:
         printf("%-34s %-8s %-9s %7s %8.0f %8.0f %8.0f %8.0f %9.0f %8.0f", label,
                r->mode, r->variant, sz, r->lat.p50, r->lat.p90, r->lat.p99,
@@ -894,6 +900,111 @@ int run_tput(const mech_t *m, size_t size, int pay, int wait, const char *mode)
     return 0;
 }
 
+/* ---- one-way latency inside bursts ---------------------------------------------- */
+
+/*
+ * The writer sends bursts of BURST_N messages back to back, each stamped
+ * with the time it was sent, and waits BURST_GAP_NS between bursts; the
+ * reader notes when each one arrives.  A reader that holds (hold_ns) in a
+ * stream trades this latency for rate: the point shows what it costs, next
+ * to the same reader with hold_ns = 0.  The timestamps are TSC ticks taken
+ * on two CPUs (an invariant TSC is one clock for all of them), or
+ * CLOCK_MONOTONIC.
+ */
+#define BURST_N 128
+#define BURST_GAP_NS 20000
+
+/* timed messages: whole bursts, no more than ctl->lat holds */
+static long burst_msgs(void) { return cfg.rounds / BURST_N * BURST_N; }
+
+static int burst_child(int side, void *arg)
+{
+    point_t *p = arg;
+    const mech_t *m = p->m;
+    void *ep = NULL;
+    if (m->open(p, side, &ep) < 0) {
+        child_fail("%s: open failed", m->name);
+        return 1;
+    }
+    size_t size = p->size;
+    unsigned char *buf = aligned_alloc(64, (size + 63) & ~(size_t)63);
+    if (!buf)
+        return 1;
+    memset(buf, 0x5a, size);
+    long warm = 10 * BURST_N, n = burst_msgs();
+    bench_barrier(2);
+    if (side == 0) {
+        for (long i = 0; i < warm + n;) {
+            for (int k = 0; k < BURST_N; k++, i++) {
+                uint64_t t = bench_ticks();
+                memcpy(buf, &i, 8);
+                memcpy(buf + 8, &t, 8);
+                if (m->send(ep, buf, size, p->pay, (uint64_t)i) < 0) {
+                    child_fail("send failed at message %ld", i);
+                    return 1;
+                }
+            }
+            uint64_t t0 = now_ns();
+            while (now_ns() - t0 < BURST_GAP_NS)
+                ;
+        }
+    } else {
+        uint64_t s = 0;
+        for (long i = 0; i < warm + n; i++) {
+            if (m->recv(ep, buf, size, p->pay, &s) != 0) {
+                child_fail("receive failed at message %ld", i);
+                return 1;
+            }
+            uint64_t t1 = bench_ticks(), t0;
+            if (s != (uint64_t)i) {
+                child_fail("message %ld arrived as %llu", i, (unsigned long long)s);
+                return 1;
+            }
+            memcpy(&t0, buf + 8, 8);
+            if (i >= warm)
+                ctl->lat[i - warm] = t1 > t0 ? t1 - t0 : 0;
+        }
+    }
+    m->close(ep, side);
+    free(buf);
+    return 0;
+}
+
+int run_burst(const mech_t *m, size_t size, int wait, const char *mode)
+{
+    char label[256];
+    make_label(label, sizeof label, m, mode, PAY_COPY, size, "burst");
+    if (!want(label) || size < 16 || burst_msgs() == 0)
+        return 0;
+    point_t p;
+    int r = setup_point(&p, m, size, PAY_COPY, wait, 1, label);
+    if (r)
+        return r > 0 ? 0 : -1;
+    long n = burst_msgs();
+    ctl_reset(2);
+    int rc = run_children(2, 1, burst_child, &p, 60 + (int)(n / 2000));
+    if (m->teardown)
+        m->teardown(&p);
+    if (rc < 0) {
+        add_failure(label, ctl->why);
+        return -1;
+    }
+    result_t res;
+    point_result(&res, R_BURST, m, mode, PAY_COPY, size);
+    res.lat = stats_from(ctl->lat, n);
+    const result_t *base = NULL;
+    for (size_t i = 0; i < nresults; i++)
+        if (results[i].type == R_BURST && !strcmp(results[i].mech, "queue hold 0") &&
+            results[i].size == size && !strcmp(results[i].mode, mode))
+            base = &results[i];
+    if (base && base->lat.p50 > 0 && strcmp(m->name, "queue hold 0"))
+        snprintf(res.note, sizeof res.note, "p50 %.2fx, p99 %.2fx hold 0's",
+                 res.lat.p50 / base->lat.p50,
+                 base->lat.p99 > 0 ? res.lat.p99 / base->lat.p99 : 0);
+    add_result(&res);
+    return 0;
+}
+
 /* ---- JSON ------------------------------------------------------------------------ */
 
 static void json_str(FILE *f, const char *s)
@@ -966,7 +1077,8 @@ static int write_json(const char *path)
             cfg.repeat, bench_use_tsc ? "tsc" : "clock_monotonic");
     fprintf(f, "  \"results\": [");
     static const char *types[] = {"rtt", "throughput", "bandwidth", "fanout",
-                                  "slow_reader", "idle_cpu", "cpu_stalls"};
+                                  "slow_reader", "idle_cpu", "cpu_stalls",
+                                  "burst_latency"};
     for (size_t i = 0; i < nresults; i++) {
         const result_t *r = &results[i];
         fprintf(f, "%s\n    {\"type\": \"%s\", \"group\": ", i ? "," : "", types[r->type]);
@@ -979,6 +1091,7 @@ static int write_json(const char *path)
         json_str(f, r->variant);
         fprintf(f, ", \"size\": %zu", r->size);
         switch (r->type) {
+        case R_BURST:
         case R_RTT:
             fprintf(f, ", \"n\": %ld, \"p50_ns\": %.1f, \"p90_ns\": %.1f, "
                        "\"p99_ns\": %.1f, \"p999_ns\": %.1f, \"max_ns\": %.1f, "
@@ -1603,6 +1716,8 @@ int main(int argc, char **argv)
         run_rtt(&mech_sk_queue, 64, PAY_COPY, SHMKIT_WAIT_SPIN, "spin");
         run_tput(&mech_sk_queue, 64, PAY_COPY, SHMKIT_WAIT_SPIN, "spin");
         run_tput(&mech_sk_queue_batched, 64, PAY_COPY, SHMKIT_WAIT_SPIN, "spin");
+        run_burst(&mech_sk_queue_hold0, 64, SHMKIT_WAIT_SPIN, "spin");
+        run_burst(&mech_sk_queue, 64, SHMKIT_WAIT_SPIN, "spin");
     } else {
         for (int k = 0; k < 4; k++)
             for (int i = 0; i < NSIZES; i++) {
@@ -1629,6 +1744,11 @@ int main(int argc, char **argv)
         run_tput(&mech_sk_queue, 1 << 20, PAY_HANDOFF, SHMKIT_WAIT_SPIN, "spin");
         run_tput(&mech_sk_queue, 64, PAY_COPY, SHMKIT_WAIT_ADAPTIVE, "adaptive");
         run_tput(&mech_sk_queue, 64, PAY_COPY, SHMKIT_WAIT_BLOCK, "block");
+        /* the reader's hold: the rate it buys, the latency it costs */
+        run_tput(&mech_sk_queue_hold0, 64, PAY_COPY, SHMKIT_WAIT_SPIN, "spin");
+        run_tput(&mech_sk_queue_hold0, 8, PAY_COPY, SHMKIT_WAIT_SPIN, "spin");
+        run_burst(&mech_sk_queue_hold0, 64, SHMKIT_WAIT_SPIN, "spin");
+        run_burst(&mech_sk_queue, 64, SHMKIT_WAIT_SPIN, "spin");
         section("shmkit bus: fan-out, slow reader; idle reader CPU");
         for (int rel = 0; rel < 2; rel++)
             for (int n = 1; n <= 8; n *= 2)

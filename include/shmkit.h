@@ -415,7 +415,16 @@ typedef struct shmkit_endpoint_opts {
                                   the first lap of the ring pays a page
                                   fault and a first touch every 4 KiB, tens
                                   of microseconds each on a VM             */
+    uint32_t hold_ns;        /**< reader, spin and adaptive: after taking two
+                                  or more messages in a row, a reader that
+                                  finds no next one waits this long before
+                                  it looks again, so that its looks do not
+                                  slow down a writer still filling that
+                                  line (default SHMKIT_HOLD_NS_DEFAULT;
+                                  0: look again at once)                   */
 } shmkit_endpoint_opts_t;
+
+#define SHMKIT_HOLD_NS_DEFAULT 250
 
 SHMKIT_API void shmkit_endpoint_opts_init(shmkit_endpoint_opts_t *o);
 

@@ -28,15 +28,6 @@
                                    the peer is re-checked at least this often */
 #define SK_SLOW_EVERY_NS 1000000ull
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 void shmkit_channel_opts_init(shmkit_channel_opts_t *o, shmkit_kind_t kind)
 {
     memset(o, 0, sizeof *o);
@@ -52,6 +43,7 @@ void shmkit_endpoint_opts_init(shmkit_endpoint_opts_t *o)
     memset(o, 0, sizeof *o);
     o->wait = SHMKIT_WAIT_ADAPTIVE;
     o->spin_us = 50;
+    o->hold_ns = SHMKIT_HOLD_NS_DEFAULT;
     o->open_timeout_ms = 1000;
     o->prefault = 1;
 }
@@ -299,6 +291,7 @@ static int view_init(struct sk_chan_view *v, shmkit_segment_t *seg,
     settle_reused_slot(v);
     v->wait = eo->wait;
     v->spin_us = eo->spin_us;
+    v->hold_ns = eo->hold_ns;
     if (!sk_membarrier_init()) {
         /* we cannot do the heavy half of the barrier: notifiers must fence */
         atomic_fetch_or(&ch->data_ev.waiters, SK_EV_FENCE);
@@ -538,7 +531,7 @@ int sk_chan_wait(struct sk_chan_view *v, struct sk_event *ev, sk_cond_fn cond,
             if (v->wait == SHMKIT_WAIT_YIELD)
                 sched_yield();
             else
-                cpu_relax();
+                sk_cpu_relax();
         }
         now = sk_now_ns(CLOCK_MONOTONIC);
         if (now >= next_slow) {

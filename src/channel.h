@@ -225,6 +225,7 @@ struct sk_chan_view {
     int slot;
     shmkit_wait_t wait;
     uint32_t spin_us;
+    uint32_t hold_ns;       /* reader: see hold() in ring.c               */
 };
 
 struct shmkit_writer {
@@ -277,6 +278,8 @@ struct shmkit_reader {
     uint64_t latest_prev;  /* latest: version before the last peek          */
     unsigned char *buf;    /* latest: private copy                         */
     uint64_t last_check_ns;
+    uint64_t wait_msgs;    /* msgs and pos when the reader last had to     */
+    uint64_t wait_pos;     /* wait (the hold, in ring.c)                   */
 };
 
 /* ring.c: a consistent (tail, seq) pair of a single writer, published

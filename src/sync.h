@@ -60,6 +60,16 @@ static inline int sk_event_notify(struct sk_event *e, int all)
     return sk_event_notify_slow(e, all);
 }
 
+/* One polite step of a busy wait. */
+static inline void sk_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /* Registers this process for asymmetric barriers; 1 ok, 0 unavailable. */
 int sk_membarrier_init(void);
 

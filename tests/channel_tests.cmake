@@ -15,5 +15,6 @@ shmkit_c_test(test_chan_killwindow test_chan_killwindow.c "unit;multiproc"   120
 shmkit_c_test(test_chan_regress  test_chan_regress.c  "unit;multiproc"     120)
 shmkit_c_test(test_chan_review   test_chan_review.c   "unit;multiproc"     120)
 shmkit_c_test(test_chan_batch    test_chan_batch.c    "unit;multiproc"     120)
+shmkit_c_test(test_chan_hold     test_chan_hold.c     "unit"               60)
 shmkit_c_test(test_chan_rewind   test_chan_rewind.c   "unit"               120)
 shmkit_c_test(test_chan_spoof    test_chan_spoof.c    "unit"               60)
