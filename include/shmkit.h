@@ -416,15 +416,17 @@ typedef struct shmkit_endpoint_opts {
                                   fault and a first touch every 4 KiB, tens
                                   of microseconds each on a VM             */
     uint32_t hold_ns;        /**< reader, spin and adaptive: after taking two
-                                  or more messages in a row, a reader that
-                                  finds no next one waits this long before
-                                  it looks again, so that its looks do not
-                                  slow down a writer still filling that
-                                  line (default SHMKIT_HOLD_NS_DEFAULT;
-                                  0: look again at once)                   */
+                                  or more messages (up to 4 KiB on average)
+                                  without waiting, a reader that finds no
+                                  next one waits this long before it looks
+                                  again, so that its looks do not slow down
+                                  a writer still filling that line; part of
+                                  the call's timeout (default
+                                  SHMKIT_HOLD_NS_DEFAULT; 0: look again at
+                                  once)                                    */
 } shmkit_endpoint_opts_t;
 
-#define SHMKIT_HOLD_NS_DEFAULT 250
+#define SHMKIT_HOLD_NS_DEFAULT 500
 
 SHMKIT_API void shmkit_endpoint_opts_init(shmkit_endpoint_opts_t *o);
 

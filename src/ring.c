@@ -1117,28 +1117,29 @@ static int unblock(shmkit_reader_t *r)
  * stream), and finds no next record, waits hold_ns before it looks again,
  * and then takes what the writer wrote meanwhile in one go.  A reader
  * that waits for every message (a round trip, a sparse stream) never
- * holds.  The cost: a message the writer commits during the hold is seen
- * at its end, up to hold_ns later.  Not in block or yield mode (they give
- * the CPU away instead), nor for a poll (timeout 0) or a timeout shorter
- * than the hold.  Returns 1 when it held (look again), 0 when not.
+ * holds, nor does one taking records over 4 KiB (each is a line in many).
+ * The cost: a message the writer commits during the hold is seen at its
+ * end, up to hold_ns later.  Not in block or yield mode (they give the CPU
+ * away instead), nor for a poll (timeout 0) or a timeout shorter than the
+ * hold.  Returns the nanoseconds it held (look again), 0 when it did not.
  */
 #define SK_HOLD_MAX_REC 4096u
 
-static int hold(shmkit_reader_t *r, int64_t timeout_ns)
+static uint64_t hold(shmkit_reader_t *r, int64_t timeout_ns)
 {
     uint64_t streak = r->msgs - r->wait_msgs, bytes = r->pos - r->wait_pos;
     uint32_t ns = r->v.hold_ns;
     r->wait_msgs = r->msgs;
     r->wait_pos = r->pos;
-    if (streak < 2 || bytes > streak * SK_HOLD_MAX_REC || !ns ||
+    if (streak < 2 || bytes > streak * (SK_HOLD_MAX_REC + r->v.hdr) || !ns ||
         (r->v.wait != SHMKIT_WAIT_SPIN && r->v.wait != SHMKIT_WAIT_ADAPTIVE) ||
         (timeout_ns >= 0 && (uint64_t)timeout_ns < ns))
         return 0;
-    uint64_t end = sk_now_ns(CLOCK_MONOTONIC) + ns;
+    uint64_t t0 = sk_now_ns(CLOCK_MONOTONIC), t;
     do
         sk_cpu_relax();
-    while (sk_now_ns(CLOCK_MONOTONIC) < end);
-    return 1;
+    while ((t = sk_now_ns(CLOCK_MONOTONIC)) - t0 < ns);
+    return t - t0;
 }
 
 static int data_cond(void *vctx)
@@ -1215,8 +1216,14 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
         uint64_t pos = r->pos;
         uint64_t w = atomic_load_explicit(word_at(v, pos), memory_order_acquire);
         if (!sk_word_tag_ok(w, pos)) {
-            if (hold(r, timeout_ns))
+            uint64_t held = hold(r, timeout_ns);
+            if (held) {
+                /* the hold is part of the wait: the deadline stays */
+                if (timeout_ns > 0)
+                    timeout_ns = (uint64_t)timeout_ns > held
+                                     ? timeout_ns - (int64_t)held : 1;
                 continue;
+            }
             int c = sk_chan_wait(v, &v->ch->data_ev, data_cond, data_slow, r,
                                  timeout_ns);
             if (c == SK_LAPPED)

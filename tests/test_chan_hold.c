@@ -3,25 +3,30 @@
  * reader in a stream that finds no next message waits hold_ns before it
  * looks again; a reader that waits for every message never holds.
  *
- * The hold is set to HOLD (300 ms) so that it shows through any noise: a
- * message sent DELAY (20 ms) after the reader began to wait arrives after
- * at least HOLD when the reader held, and well before it when it did not.
+ * The test's hold, hold_ns, is 300 ms (2 s under a sanitizer or valgrind),
+ * so that it shows through any noise: a message sent DELAY (20 ms) after the
+ * reader began to wait arrives after at least hold_ns when the reader held,
+ * and well before it (under quick_ns) when it did not.
  *
  *  1. In a stream (two or more messages taken without waiting) the next
- *     message is seen only after the hold: queue (recv) and reliable bus
- *     (peek/release).  Nothing is lost or reordered.
+ *     message is seen only after the hold: queue (recv, spin), reliable
+ *     bus (peek/release, adaptive).  Nothing is lost or reordered.
  *  2. Round trips (one message per wait) never hold.
  *  3. After a stream: a poll (timeout 0) and a timeout shorter than the
- *     hold return at once; block mode and hold_ns = 0 do not hold.
- *  4. SHMKIT_HOLD_NS_DEFAULT is what shmkit_endpoint_opts_init() sets.
+ *     hold return at once; block mode, hold_ns = 0 and records over 4 KiB
+ *     do not hold.
+ *  4. The hold counts towards the timeout: a timeout a little longer than
+ *     the hold ends on time, not a hold later.
+ *  5. SHMKIT_HOLD_NS_DEFAULT is what shmkit_endpoint_opts_init() sets.
  *
  * Every part can be run alone: test_chan_hold N.
  */
 #include "chan_util.h"
 
-#define HOLD 300000000u     /* 300 ms */
-#define DELAY 20000000ull   /* 20 ms */
-#define QUICK 250000000ull  /* "at once": under the hold, far above DELAY */
+static uint32_t hold_ns = 300000000u;   /* main: 2 s when sanitized   */
+static uint64_t quick_ns = 250000000ull; /* "at once": under hold_ns,
+                                            far above DELAY            */
+#define DELAY 20000000ull                /* 20 ms                      */
 #define WAIT_5S 5000000000ll
 
 static char name[128];
@@ -29,16 +34,17 @@ static char name[128];
 struct late {
     shmkit_writer_t *w;
     uint64_t delay_ns, value;
+    size_t len;
+    int rc;
 };
 
 static void *late_send(void *arg)
 {
     struct late *l = arg;
+    static uint8_t big[8192];
     cu_sleep_ns(l->delay_ns);
-    if (shmkit_writer_send(l->w, &l->value, sizeof l->value, -1) != 0) {
-        fprintf(stderr, "late send: %s\n", shmkit_last_error());
-        abort();
-    }
+    memcpy(big, &l->value, sizeof l->value);
+    l->rc = shmkit_writer_send(l->w, big, l->len, -1);
     return NULL;
 }
 
@@ -46,7 +52,7 @@ static void open_pair(shmkit_kind_t kind, shmkit_wait_t wait, uint32_t hold,
                       shmkit_writer_t **w, shmkit_reader_t **r)
 {
     skt_name(name, sizeof name);
-    cu_create(name, kind, 1 << 16, kind == SHMKIT_KIND_BUS, 0, 0);
+    cu_create(name, kind, 1 << 18, kind == SHMKIT_KIND_BUS, 0, 0);
     shmkit_endpoint_opts_t eo;
     cu_eo(&eo, SHMKIT_WAIT_SPIN);
     CHECK_OK(shmkit_writer_open(name, &eo, w));
@@ -62,27 +68,34 @@ static void close_pair(shmkit_writer_t *w, shmkit_reader_t *r)
     CHECK_OK(shmkit_segment_unlink(name));
 }
 
+/* message length: 8 bytes, or (big) over the hold's 4 KiB */
+static size_t msg_len = 8;
+
 /* Takes the next message (recv, or peek and release) and checks it. */
 static void take(shmkit_reader_t *r, uint64_t want, int peek, int64_t timeout)
 {
+    static uint8_t buf[8192];
     uint64_t v = 0;
     size_t n = 0;
     if (peek) {
         const void *p;
         CHECK_OK(shmkit_reader_peek(r, &p, &n, timeout));
-        CHECK(n == sizeof v);
+        CHECK(n == msg_len);
         memcpy(&v, p, sizeof v);
         CHECK_OK(shmkit_reader_release(r));
     } else {
-        CHECK_OK(shmkit_reader_recv(r, &v, sizeof v, &n, timeout));
-        CHECK(n == sizeof v);
+        CHECK_OK(shmkit_reader_recv(r, buf, sizeof buf, &n, timeout));
+        CHECK(n == msg_len);
+        memcpy(&v, buf, sizeof v);
     }
     CHECK(v == want);
 }
 
 static void send_now(shmkit_writer_t *w, uint64_t v)
 {
-    CHECK_OK(shmkit_writer_send(w, &v, sizeof v, 0));
+    static uint8_t buf[8192];
+    memcpy(buf, &v, sizeof v);
+    CHECK_OK(shmkit_writer_send(w, buf, msg_len, 0));
 }
 
 /* Sends `value` DELAY from now on another thread, takes it, and returns
@@ -90,13 +103,14 @@ static void send_now(shmkit_writer_t *w, uint64_t v)
 static uint64_t take_late(shmkit_writer_t *w, shmkit_reader_t *r,
                           uint64_t value, int peek)
 {
-    struct late l = {w, DELAY, value};
+    struct late l = {w, DELAY, value, msg_len, -1};
     pthread_t t;
     uint64_t t0 = skt_now_ns();
     CHECK(pthread_create(&t, NULL, late_send, &l) == 0);
     take(r, value, peek, WAIT_5S);
     uint64_t dt = skt_now_ns() - t0;
     CHECK(pthread_join(t, NULL) == 0);
+    CHECK_OK(l.rc);
     return dt;
 }
 
@@ -116,18 +130,19 @@ static void part1(void)
         shmkit_kind_t kind = k ? SHMKIT_KIND_BUS : SHMKIT_KIND_QUEUE;
         shmkit_writer_t *w;
         shmkit_reader_t *r;
-        open_pair(kind, SHMKIT_WAIT_SPIN, HOLD, &w, &r);
+        open_pair(kind, k ? SHMKIT_WAIT_ADAPTIVE : SHMKIT_WAIT_SPIN, hold_ns, &w,
+                  &r);
         stream(w, r, 1, k);
         uint64_t dt = take_late(w, r, 4, k);
-        if (dt < HOLD)
+        if (dt < hold_ns)
             skt_fail(__FILE__, __LINE__,
                      "%s: the message after a stream came after %.1f ms, "
                      "within the hold of %.0f ms",
                      kind == SHMKIT_KIND_BUS ? "bus" : "queue", dt / 1e6,
-                     HOLD / 1e6);
+                     hold_ns / 1e6);
         /* and again: a second stream holds again */
         stream(w, r, 5, k);
-        CHECK(take_late(w, r, 8, k) >= HOLD);
+        CHECK(take_late(w, r, 8, k) >= hold_ns);
         close_pair(w, r);
     }
 }
@@ -136,10 +151,10 @@ static void part2(void)
 {
     shmkit_writer_t *w;
     shmkit_reader_t *r;
-    open_pair(SHMKIT_KIND_QUEUE, SHMKIT_WAIT_SPIN, HOLD, &w, &r);
+    open_pair(SHMKIT_KIND_QUEUE, SHMKIT_WAIT_SPIN, hold_ns, &w, &r);
     for (uint64_t i = 1; i <= 5; i++) {
         uint64_t dt = take_late(w, r, i, 0);
-        if (dt >= QUICK)
+        if (dt >= quick_ns)
             skt_fail(__FILE__, __LINE__,
                      "round trip %llu: the reader waited %.1f ms for a "
                      "message sent after %.0f ms (it held)",
@@ -156,31 +171,56 @@ static void part3(void)
     size_t n;
 
     /* a poll, then a short timeout, each right after a stream */
-    open_pair(SHMKIT_KIND_QUEUE, SHMKIT_WAIT_SPIN, HOLD, &w, &r);
+    open_pair(SHMKIT_KIND_QUEUE, SHMKIT_WAIT_SPIN, hold_ns, &w, &r);
     stream(w, r, 1, 0);
     t0 = skt_now_ns();
     CHECK_RC(shmkit_reader_recv(r, &v, sizeof v, &n, 0), -EAGAIN);
-    CHECK(skt_now_ns() - t0 < QUICK);
+    CHECK(skt_now_ns() - t0 < quick_ns);
     stream(w, r, 4, 0);
     t0 = skt_now_ns();
     CHECK_RC(shmkit_reader_recv(r, &v, sizeof v, &n, 50000000), -ETIMEDOUT);
-    CHECK(skt_now_ns() - t0 < QUICK);
+    CHECK(skt_now_ns() - t0 < quick_ns);
     close_pair(w, r);
 
-    /* block mode sleeps instead; hold_ns = 0 looks again at once */
-    for (int k = 0; k < 2; k++) {
+    /* block mode sleeps instead; hold_ns = 0 looks again at once; records
+     * over 4 KiB are lines enough each */
+    static const char *what[] = {"block mode", "hold_ns 0", "5000-byte records"};
+    for (int k = 0; k < 3; k++) {
         open_pair(SHMKIT_KIND_QUEUE, k ? SHMKIT_WAIT_SPIN : SHMKIT_WAIT_BLOCK,
-                  k ? 0 : HOLD, &w, &r);
+                  k == 1 ? 0 : hold_ns, &w, &r);
+        msg_len = k == 2 ? 5000 : 8;
         stream(w, r, 1, 0);
         uint64_t dt = take_late(w, r, 4, 0);
-        if (dt >= QUICK)
-            skt_fail(__FILE__, __LINE__, "%s: the reader held (%.1f ms)",
-                     k ? "hold_ns 0" : "block mode", dt / 1e6);
+        msg_len = 8;
+        if (dt >= quick_ns)
+            skt_fail(__FILE__, __LINE__, "%s: the reader held (%.1f ms)", what[k],
+                     dt / 1e6);
         close_pair(w, r);
     }
 }
 
 static void part4(void)
+{
+    shmkit_writer_t *w;
+    shmkit_reader_t *r;
+    uint64_t v;
+    size_t n;
+    open_pair(SHMKIT_KIND_QUEUE, SHMKIT_WAIT_SPIN, hold_ns, &w, &r);
+    stream(w, r, 1, 0);
+    uint64_t t0 = skt_now_ns();
+    uint64_t timeout = hold_ns + DELAY;
+    CHECK_RC(shmkit_reader_recv(r, &v, sizeof v, &n, (int64_t)timeout),
+             -ETIMEDOUT);
+    uint64_t dt = skt_now_ns() - t0;
+    CHECK(dt >= timeout);
+    if (dt >= timeout + quick_ns)
+        skt_fail(__FILE__, __LINE__,
+                 "a timeout of %.0f ms ended after %.1f ms: the hold was "
+                 "added to it", timeout / 1e6, dt / 1e6);
+    close_pair(w, r);
+}
+
+static void part5(void)
 {
     shmkit_endpoint_opts_t eo;
     memset(&eo, 0xa5, sizeof eo);
@@ -190,10 +230,14 @@ static void part4(void)
 
 int main(int argc, char **argv)
 {
-    cu_init("chan_hold", 60);
+    cu_init("test_chan_hold", 60);
+    if (skt_sanitized()) {
+        hold_ns = 2000000000u;
+        quick_ns = 1500000000ull;
+    }
     int only = argc > 1 ? atoi(argv[1]) : 0;
-    void (*parts[])(void) = {part1, part2, part3, part4};
-    for (int i = 0; i < 4; i++)
+    void (*parts[])(void) = {part1, part2, part3, part4, part5};
+    for (int i = 0; i < 5; i++)
         if (!only || only == i + 1)
             parts[i]();
     return cu_result();
