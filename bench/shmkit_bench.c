@@ -863,13 +863,15 @@ int run_tput(const mech_t *m, size_t size, int pay, int wait, const char *mode)
         return 0;
     int has_ref = size == 64 || size == 65536;
     int reps = has_ref && cfg.repeat > 1 ? (cfg.repeat < 16 ? cfg.repeat : 16) : 1;
-    double rate[16], wrate[16], ratio[16], secs[16];
+    double rate[16], wrate[16], ratio[16], secs[16], floor[16];
     uint64_t lost = 0;
     point_t p;
     int nratio = 0;
     for (int k = 0; k < reps; k++) {
-        /* the reference ring on the vCPUs' placement of this run */
+        /* the reference ring, and the line floor that tells the vCPUs'
+         * placement, on the placement of this run */
         double ref = has_ref ? ref_ring_now(size, pay == PAY_HANDOFF) : 0;
+        floor[k] = has_ref ? line_floor_now() : 0;
         int r = tput_once(&p, m, size, pay, wait, label);
         if (r)
             return r > 0 ? 0 : -1;
@@ -892,10 +894,18 @@ int run_tput(const mech_t *m, size_t size, int pay, int wait, const char *mode)
     /* x ref = msgs_s / ref_adj = the median ratio */
     double mr = nratio ? median(ratio, nratio) : 0;
     res.ref_adj = mr > 0 ? res.msgs_s / mr : 0;
+    res.line_p50 = has_ref ? median(floor, reps) : 0;
+    char fl[32] = "";
+    if (res.line_p50 > 0)
+        snprintf(fl, sizeof fl, "floor %.0f ns", res.line_p50);
     if (m->flags & MECH_LOSSY)
-        snprintf(res.note, sizeof res.note, "writer %.3f M/s", res.w_msgs_s / 1e6);
+        snprintf(res.note, sizeof res.note, "writer %.3f M/s%s%s", res.w_msgs_s / 1e6,
+                 fl[0] ? "; " : "", fl);
     else if (reps > 1)
-        snprintf(res.note, sizeof res.note, "median of %d runs", reps);
+        snprintf(res.note, sizeof res.note, "median of %d runs%s%s", reps,
+                 fl[0] ? "; " : "", fl);
+    else
+        snprintf(res.note, sizeof res.note, "%s", fl);
     add_result(&res);
     return 0;
 }
@@ -1113,6 +1123,8 @@ static int write_json(const char *path)
             if (r->ref_adj > 0)
                 fprintf(f, ", \"ref_ring_adjacent_msgs_per_s\": %.0f, \"x_ref\": %.3f",
                         r->ref_adj, r->msgs_s / r->ref_adj);
+            if (r->line_p50 > 0)
+                fprintf(f, ", \"line_floor_p50_ns\": %.1f", r->line_p50);
             break;
         case R_BW:
             fprintf(f, ", \"gb_per_s\": %.3f", r->gb_s);
@@ -1372,6 +1384,31 @@ static double xref(const result_t *r, double fallback)
     return fallback > 0 ? r->msgs_s / fallback : 0;
 }
 
+/* Two line floors (p50 ns) from different placements of the two vCPUs:
+ * this host moves them between ~100 ns ("close together", one cache) and
+ * ~400 ns ("far apart") within minutes, and the rates of every mechanism
+ * move with it, so ratios across the two compare nothing. */
+static int placement_differs(double a, double b)
+{
+    return a > 0 && b > 0 && (a > 1.5 * b || b > 1.5 * a);
+}
+
+/* The run's lowest and highest line floor, measured next to its points. */
+static void floor_range(double *lo, double *hi)
+{
+    *lo = 0;
+    *hi = 0;
+    for (size_t i = 0; i < nresults; i++) {
+        double f = results[i].line_p50;
+        if ((results[i].type != R_RTT && results[i].type != R_TPUT) || f <= 0)
+            continue;
+        if (*lo == 0 || f < *lo)
+            *lo = f;
+        if (f > *hi)
+            *hi = f;
+    }
+}
+
 static void print_targets(void)
 {
     section("targets of issue 4 (ratios within this run; informational)");
@@ -1384,6 +1421,13 @@ static void print_targets(void)
             target_line("queue spin 64 B RTT p99.9 / cache-line floor p99.9 (start)",
                         q->lat.p999 / line_p999, 3, 1, "x");
     }
+    double flo, fhi;
+    floor_range(&flo, &fhi);
+    if (placement_differs(flo, fhi))
+        printf("  note: the line floor moved between %.0f and %.0f ns during this run:\n"
+               "        the vCPUs changed placement; compare points (and peers) only at\n"
+               "        like floors (the notes and the JSON give each point's)\n",
+               flo, fhi);
     /* what decides a p99.9 on this machine: see run_stalls() in floors.c */
     double stall_rate = 0, stall_p50 = 0;
     for (size_t i = 0; i < nresults; i++)
@@ -1411,12 +1455,16 @@ static void print_targets(void)
         const result_t *t = k ? b64 : t64;
         if (!t || !ice || ice->msgs_s <= 0)
             continue;
+        const char *what = k ? "queue batched one-way 64 B / iceoryx (ring-normalised)"
+                             : "queue one-way 64 B / iceoryx (ring-normalised)";
         /* each over the ring next to it */
-        target_line(k ? "queue batched one-way 64 B / iceoryx (ring-normalised)"
-                      : "queue one-way 64 B / iceoryx (ring-normalised)",
-                    t->ref_adj > 0 && ice->ref_adj > 0 ? xref(t, 0) / xref(ice, 0)
-                                                       : t->msgs_s / ice->msgs_s,
-                    100, 0, "x");
+        double x = t->ref_adj > 0 && ice->ref_adj > 0 ? xref(t, 0) / xref(ice, 0)
+                                                      : t->msgs_s / ice->msgs_s;
+        if (placement_differs(t->line_p50, ice->line_p50))
+            printf("  %-62s %9.2fx  not comparable: line floor %.0f ns there, "
+                   "%.0f ns at iceoryx's\n", what, x, t->line_p50, ice->line_p50);
+        else
+            target_line(what, x, 100, 0, "x");
     }
     const result_t *c64k = find_result(R_TPUT, "shmkit", "queue", "spin", "copy", 65536);
     const result_t *z64k = find_result(R_TPUT, "shmkit", "queue", "spin", "zero-copy", 65536);
