@@ -1128,7 +1128,9 @@ static int unblock(shmkit_reader_t *r)
 static uint64_t hold(shmkit_reader_t *r, int64_t timeout_ns)
 {
     uint64_t streak = r->msgs - r->wait_msgs, bytes = r->pos - r->wait_pos;
-    uint32_t ns = r->v.hold_ns;
+    uint64_t ns = r->v.hold_ns;
+    if (r->v.wait == SHMKIT_WAIT_ADAPTIVE && ns > (uint64_t)r->v.spin_us * 1000)
+        ns = (uint64_t)r->v.spin_us * 1000; /* no longer than it would spin */
     r->wait_msgs = r->msgs;
     r->wait_pos = r->pos;
     if (streak < 2 || bytes > streak * (SK_HOLD_MAX_REC + r->v.hdr) || !ns ||

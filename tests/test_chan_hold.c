@@ -13,8 +13,8 @@
  *     bus (peek/release, adaptive).  Nothing is lost or reordered.
  *  2. Round trips (one message per wait) never hold.
  *  3. After a stream: a poll (timeout 0) and a timeout shorter than the
- *     hold return at once; block mode, hold_ns = 0 and records over 4 KiB
- *     do not hold.
+ *     hold return at once; block mode, hold_ns = 0, records over 4 KiB and
+ *     an adaptive reader with spin_us 0 do not hold.
  *  4. The hold counts towards the timeout: a timeout a little longer than
  *     the hold ends on time, not a hold later.
  *  5. SHMKIT_HOLD_NS_DEFAULT is what shmkit_endpoint_opts_init() sets.
@@ -48,6 +48,9 @@ static void *late_send(void *arg)
     return NULL;
 }
 
+/* spin_us of an adaptive reader: long enough not to cut the hold short */
+static uint32_t spin_us = 10000000;
+
 static void open_pair(shmkit_kind_t kind, shmkit_wait_t wait, uint32_t hold,
                       shmkit_writer_t **w, shmkit_reader_t **r)
 {
@@ -58,6 +61,7 @@ static void open_pair(shmkit_kind_t kind, shmkit_wait_t wait, uint32_t hold,
     CHECK_OK(shmkit_writer_open(name, &eo, w));
     cu_eo(&eo, wait);
     eo.hold_ns = hold;
+    eo.spin_us = spin_us;
     CHECK_OK(shmkit_reader_open(name, &eo, r));
 }
 
@@ -183,13 +187,19 @@ static void part3(void)
     close_pair(w, r);
 
     /* block mode sleeps instead; hold_ns = 0 looks again at once; records
-     * over 4 KiB are lines enough each */
-    static const char *what[] = {"block mode", "hold_ns 0", "5000-byte records"};
-    for (int k = 0; k < 3; k++) {
-        open_pair(SHMKIT_KIND_QUEUE, k ? SHMKIT_WAIT_SPIN : SHMKIT_WAIT_BLOCK,
+     * over 4 KiB are lines enough each; adaptive mode holds no longer than
+     * it spins */
+    static const char *what[] = {"block mode", "hold_ns 0", "5000-byte records",
+                                 "adaptive, spin_us 0"};
+    for (int k = 0; k < 4; k++) {
+        spin_us = k == 3 ? 0 : 10000000;
+        open_pair(SHMKIT_KIND_QUEUE,
+                  k == 0 ? SHMKIT_WAIT_BLOCK
+                         : k == 3 ? SHMKIT_WAIT_ADAPTIVE : SHMKIT_WAIT_SPIN,
                   k == 1 ? 0 : hold_ns, &w, &r);
         msg_len = k == 2 ? 5000 : 8;
         stream(w, r, 1, 0);
+        spin_us = 10000000;
         uint64_t dt = take_late(w, r, 4, 0);
         msg_len = 8;
         if (dt >= quick_ns)
