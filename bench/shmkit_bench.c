@@ -572,20 +572,33 @@ static long point_rounds(size_t size)
     return size >= (1u << 20) ? cfg.big_rounds : cfg.rounds;
 }
 
+/* A child's start: its end of the point's mechanism, and a message buffer
+ * of the point's size (64-byte aligned, filled).  0, or -1 (reported). */
+static int child_open(point_t *p, int side, void **ep, unsigned char **buf)
+{
+    *ep = NULL;
+    if (p->m->open(p, side, ep) < 0) {
+        child_fail("%s: open failed", p->m->name);
+        return -1;
+    }
+    *buf = aligned_alloc(64, (p->size + 63) & ~(size_t)63);
+    if (!*buf) {
+        child_fail("out of memory for a %zu-byte buffer", p->size);
+        return -1;
+    }
+    memset(*buf, 0x5a, p->size);
+    return 0;
+}
+
 static int rtt_child(int side, void *arg)
 {
     point_t *p = arg;
     const mech_t *m = p->m;
-    void *ep = NULL;
-    if (m->open(p, side, &ep) < 0) {
-        child_fail("%s: open failed", m->name);
+    void *ep;
+    unsigned char *buf;
+    if (child_open(p, side, &ep, &buf) < 0)
         return 1;
-    }
     size_t size = p->size;
-    unsigned char *buf = aligned_alloc(64, (size + 63) & ~(size_t)63);
-    if (!buf)
-        return 1;
-    memset(buf, 0x5a, size);
     long n = point_rounds(size);
     long warm = size >= (1u << 20) ? cfg.warmup / 10 : cfg.warmup;
     uint64_t s = 0;
@@ -761,16 +774,11 @@ static int tput_child(int side, void *arg)
 {
     point_t *p = arg;
     const mech_t *m = p->m;
-    void *ep = NULL;
-    if (m->open(p, side, &ep) < 0) {
-        child_fail("%s: open failed", m->name);
+    void *ep;
+    unsigned char *buf;
+    if (child_open(p, side, &ep, &buf) < 0)
         return 1;
-    }
     size_t size = p->size;
-    unsigned char *buf = aligned_alloc(64, (size + 63) & ~(size_t)63);
-    if (!buf)
-        return 1;
-    memset(buf, 0x5a, size);
     bench_barrier(2);
     if (side == 0) {
         uint64_t t0 = now_ns();
@@ -931,16 +939,11 @@ static int burst_child(int side, void *arg)
 {
     point_t *p = arg;
     const mech_t *m = p->m;
-    void *ep = NULL;
-    if (m->open(p, side, &ep) < 0) {
-        child_fail("%s: open failed", m->name);
+    void *ep;
+    unsigned char *buf;
+    if (child_open(p, side, &ep, &buf) < 0)
         return 1;
-    }
     size_t size = p->size;
-    unsigned char *buf = aligned_alloc(64, (size + 63) & ~(size_t)63);
-    if (!buf)
-        return 1;
-    memset(buf, 0x5a, size);
     long warm = 10 * BURST_N, n = burst_msgs();
     bench_barrier(2);
     if (side == 0) {
