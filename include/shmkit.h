@@ -415,8 +415,9 @@ typedef struct shmkit_endpoint_opts {
                                   the first lap of the ring pays a page
                                   fault and a first touch every 4 KiB, tens
                                   of microseconds each on a VM             */
-    uint32_t hold_ns;        /**< reader, spin and adaptive: after taking two
-                                  or more messages (up to 4 KiB on average)
+    uint32_t hold_ns;        /**< queue and bus reader, spin and adaptive
+                                  (at most spin_us): after taking two or
+                                  more messages (up to 4 KiB on average)
                                   without waiting, a reader that finds no
                                   next one waits this long before it looks
                                   again, so that its looks do not slow down

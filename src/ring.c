@@ -1117,11 +1117,13 @@ static int unblock(shmkit_reader_t *r)
  * stream), and finds no next record, waits hold_ns before it looks again,
  * and then takes what the writer wrote meanwhile in one go.  A reader
  * that waits for every message (a round trip, a sparse stream) never
- * holds, nor does one taking records over 4 KiB (each is a line in many).
- * The cost: a message the writer commits during the hold is seen at its
- * end, up to hold_ns later.  Not in block or yield mode (they give the CPU
- * away instead), nor for a poll (timeout 0) or a timeout shorter than the
- * hold.  Returns the nanoseconds it held (look again), 0 when it did not.
+ * holds, nor does one taking records of over 4 KiB on average: those span
+ * many lines, and a look costs their writer little, while a hold could let
+ * it fill the ring.  The cost: a message the writer commits during the
+ * hold is seen at its end, up to hold_ns later.  Not in block or yield
+ * mode (they give the CPU away instead), nor for a poll (timeout 0) or a
+ * timeout shorter than the hold; in adaptive mode no longer than it would
+ * spin.  Returns the nanoseconds it held (look again), 0 when it did not.
  */
 #define SK_HOLD_MAX_REC 4096u
 
