@@ -258,7 +258,7 @@ struct shmkit_writer {
      * wa_mark */
     uint64_t wa_pos, wa_next, wa_mark;
     int wa_on;
-    uint64_t wa_lat;       /* queue: ns the last look at the head took     */
+    uint32_t wa_lat;       /* queue: ns the last look at the head took     */
     uint64_t due;          /* min(pub_next, wa_mark): a commit reaching it
                               has more to do (ring.c, commit_due())      */
     uint64_t fast_end;     /* reserve_fast() takes messages shorter than

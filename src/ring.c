@@ -434,7 +434,9 @@ void sk_flush_batch(shmkit_writer_t *w)
  * (round trips were 5-15% slower, and a caught-up stream 10-40% slower
  * with the CPUs close, when it was always on).  Where the two CPUs share
  * a cache the lines are at hand anyway and even this costs up to ~10%
- * (docs/BENCHMARKS.md, "write-ahead").  The lag is looked at once
+ * (docs/BENCHMARKS.md, "write-ahead"), more with a reader that holds: a
+ * queue's writer therefore fetches ahead only while its reader's caches
+ * are far (SK_WA_FAR_NS).  The lag is looked at once
  * per SK_WA_CHECK bytes written (a queue: its consumer's head, one line;
  * a bus: every reader's, so four times less often), after a commit, off
  * the message's own path.  Seldom, because that look is dear: the head's
@@ -452,7 +454,7 @@ void sk_flush_batch(shmkit_writer_t *w)
  * comes from it in 40-50 ns and the prefetches only add work: with the
  * hold a fast reader lags by a hold's worth of records, which turned
  * write-ahead on, and a queue's 64 B stream ran at 92-93 against 105 M
- * msg/s without it, zero-copy 78-79 against 113.  So a queue's writer
+ * msg/s without it, zero-copy 75-79 against 108-114.  So a queue's writer
  * times its look at the head (clock reads around one load, once per
  * 64 KiB) and fetches ahead only while the slower of its last two looks
  * took this long or more: far apart here they take 140-220 ns. */
@@ -506,20 +508,23 @@ static __attribute__((noinline)) void write_ahead(shmkit_writer_t *w,
          * which a hand-off never writes and a copy streams through anyway
          * (a look at the lag per 64 KiB message cost hand-offs 20%;
          * fetching a record's length ahead halved 4000 B streams) */
-        /* a queue's look is one load of a line its reader stores to with
-         * every message: how long it takes says how far the reader's
-         * caches are (see SK_WA_FAR_NS) */
-        uint64_t t0 = sk_now_ns(CLOCK_MONOTONIC);
-        uint64_t lag = pos - lead_head(w);
-        int far = 1;
-        if (v->kind == SHMKIT_KIND_QUEUE) {
+        w->wa_on = 0;
+        if (size <= SK_WA_DIST && v->kind == SHMKIT_KIND_QUEUE) {
+            /* a queue's look is one load of a line its reader stores to
+             * with every message: how long it takes says how far the
+             * reader's caches are (see SK_WA_FAR_NS) */
+            uint64_t t0 = sk_now_ns(CLOCK_MONOTONIC);
+            uint64_t lag = pos - lead_head(w);
             uint64_t t = sk_now_ns(CLOCK_MONOTONIC) - t0;
+            uint32_t t32 = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
             /* the slower of the last two looks: one may have found the
              * line still in our cache (a holding reader stores nothing) */
-            far = (t > w->wa_lat ? t : w->wa_lat) >= SK_WA_FAR_NS;
-            w->wa_lat = t;
+            uint32_t slow = t32 > w->wa_lat ? t32 : w->wa_lat;
+            w->wa_lat = t32;
+            w->wa_on = lag > SK_WA_LAG && slow >= SK_WA_FAR_NS;
+        } else if (size <= SK_WA_DIST) {
+            w->wa_on = pos - lead_head(w) > SK_WA_LAG;
         }
-        w->wa_on = size <= SK_WA_DIST && lag > SK_WA_LAG && far;
     }
     if (!w->wa_on || size > SK_WA_DIST) {
         w->wa_mark = w->wa_next;
