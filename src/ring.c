@@ -509,21 +509,23 @@ static __attribute__((noinline)) void write_ahead(shmkit_writer_t *w,
          * (a look at the lag per 64 KiB message cost hand-offs 20%;
          * fetching a record's length ahead halved 4000 B streams) */
         w->wa_on = 0;
-        if (size <= SK_WA_DIST && v->kind == SHMKIT_KIND_QUEUE) {
+        if (size <= SK_WA_DIST) {
             /* a queue's look is one load of a line its reader stores to
              * with every message: how long it takes says how far the
              * reader's caches are (see SK_WA_FAR_NS) */
-            uint64_t t0 = sk_now_ns(CLOCK_MONOTONIC);
+            int timed = v->kind == SHMKIT_KIND_QUEUE, far = 1;
+            uint64_t t0 = timed ? sk_now_ns(CLOCK_MONOTONIC) : 0;
             uint64_t lag = pos - lead_head(w);
-            uint64_t t = sk_now_ns(CLOCK_MONOTONIC) - t0;
-            uint32_t t32 = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
-            /* the slower of the last two looks: one may have found the
-             * line still in our cache (a holding reader stores nothing) */
-            uint32_t slow = t32 > w->wa_lat ? t32 : w->wa_lat;
-            w->wa_lat = t32;
-            w->wa_on = lag > SK_WA_LAG && slow >= SK_WA_FAR_NS;
-        } else if (size <= SK_WA_DIST) {
-            w->wa_on = pos - lead_head(w) > SK_WA_LAG;
+            if (timed) {
+                uint64_t t = sk_now_ns(CLOCK_MONOTONIC) - t0;
+                uint32_t t32 = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+                /* the slower of the last two looks: one may have found
+                 * the line still in our cache (a holding reader stores
+                 * nothing) */
+                far = (t32 > w->wa_lat ? t32 : w->wa_lat) >= SK_WA_FAR_NS;
+                w->wa_lat = t32;
+            }
+            w->wa_on = lag > SK_WA_LAG && far;
         }
     }
     if (!w->wa_on || size > SK_WA_DIST) {
