@@ -394,6 +394,7 @@ int shmkit_writer_open(const char *name, const shmkit_endpoint_opts_t *o,
     w->head_cache = w->pos; /* refreshed before the first wait */
     w->res_pos = UINT64_MAX;
     w->guarded = UINT64_MAX;
+    w->wa_lead = -1;
     /* a batch is published before it spans an eighth of the ring or
      * 16 KiB: the reader works on one part while the writer fills the
      * next, and larger messages gain nothing from waiting for each other

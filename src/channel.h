@@ -258,7 +258,9 @@ struct shmkit_writer {
      * wa_mark */
     uint64_t wa_pos, wa_next, wa_mark;
     int wa_on;
-    uint32_t wa_lat;       /* queue: ns the last look at the head took     */
+    uint32_t wa_lat;       /* ns the last look at a reader's head took    */
+    int wa_lead;           /* bus: the slot of the reader that led at the
+                              last look, or -1 (ring.c, look_ns())       */
     uint64_t due;          /* min(pub_next, wa_mark): a commit reaching it
                               has more to do (ring.c, commit_due())      */
     uint64_t fast_end;     /* reserve_fast() takes messages shorter than

@@ -434,9 +434,9 @@ void sk_flush_batch(shmkit_writer_t *w)
  * (round trips were 5-15% slower, and a caught-up stream 10-40% slower
  * with the CPUs close, when it was always on).  Where the two CPUs share
  * a cache the lines are at hand anyway and even this costs up to ~10%
- * (docs/BENCHMARKS.md, "write-ahead"), more with a reader that holds: a
- * queue's writer therefore fetches ahead only while its reader's caches
- * are far (SK_WA_FAR_NS).  The lag is looked at once
+ * (docs/BENCHMARKS.md, "write-ahead"), more with a reader that holds: the
+ * writer therefore fetches ahead only while its reader's caches are far
+ * (SK_WA_FAR_NS).  The lag is looked at once
  * per SK_WA_CHECK bytes written (a queue: its consumer's head, one line;
  * a bus: every reader's, so four times less often), after a commit, off
  * the message's own path.  Seldom, because that look is dear: the head's
@@ -454,10 +454,11 @@ void sk_flush_batch(shmkit_writer_t *w)
  * comes from it in 40-50 ns and the prefetches only add work: with the
  * hold a fast reader lags by a hold's worth of records, which turned
  * write-ahead on, and a queue's 64 B stream ran at 92-93 against 105 M
- * msg/s without it, zero-copy 75-79 against 108-114.  So a queue's writer
- * times its look at the head (clock reads around one load, once per
- * 64 KiB) and fetches ahead only while the slower of its last two looks
- * took this long or more: far apart here they take 140-220 ns. */
+ * msg/s without it, zero-copy 75-79 against 108-114.  So the writer times
+ * its look at a reader's head (clock reads around one load, once per
+ * 64 KiB, a bus's per 256 KiB: look_ns()) and fetches ahead only while the
+ * slower of its last two looks took this long or more: far apart here they
+ * take 140-220 ns. */
 #define SK_WA_FAR_NS 100u
 
 static inline void prefetch_w(const void *p)
@@ -471,25 +472,48 @@ static inline void prefetch_w(const void *p)
 }
 
 /* The position of the reader furthest ahead: the one whose lag matters.
- * With no reader, the writer's own (nobody else holds the lines). */
+ * With no reader, the writer's own (nobody else holds the lines).  A bus's
+ * lead reader's slot goes to w->wa_lead (-1: none), for the next timed
+ * look (look_ns()). */
 static uint64_t lead_head(shmkit_writer_t *w)
 {
     struct sk_chan_view *v = &w->v;
     if (v->kind == SHMKIT_KIND_QUEUE)
         return atomic_load_explicit(&v->ch->qhead, memory_order_relaxed);
     uint64_t lead = w->pos;
-    int any = 0;
+    w->wa_lead = -1;
     for (int i = 0; i < SHMKIT_MAX_ATTACH; i++) {
         struct sk_ep *ep = &v->eps[i];
         if (!atomic_load_explicit(&ep->active, memory_order_relaxed))
             continue;
         uint64_t h = atomic_load_explicit(&ep->head, memory_order_relaxed);
-        if (h <= w->pos && w->pos - h <= v->cap && (!any || h > lead)) {
+        if (h <= w->pos && w->pos - h <= v->cap && (w->wa_lead < 0 || h > lead)) {
             lead = h;
-            any = 1;
+            w->wa_lead = i;
         }
     }
     return lead;
+}
+
+/* How far the reader's caches are: the nanoseconds one load of a line it
+ * stores to with every message takes (a queue: its head; a bus: the head
+ * of the reader that led at the last look, its slot index our own), or 0
+ * with nothing to time yet.  A bus times one reader, not the scan of every
+ * slot, whose length says more about the slots than about the reader. */
+static uint32_t look_ns(shmkit_writer_t *w)
+{
+    struct sk_chan_view *v = &w->v;
+    _Atomic uint64_t *p;
+    if (v->kind == SHMKIT_KIND_QUEUE)
+        p = &v->ch->qhead;
+    else if (w->wa_lead >= 0 && w->wa_lead < SHMKIT_MAX_ATTACH)
+        p = &v->eps[w->wa_lead].head;
+    else
+        return 0;
+    uint64_t t0 = sk_now_ns(CLOCK_MONOTONIC);
+    (void)atomic_load_explicit(p, memory_order_relaxed);
+    uint64_t t = sk_now_ns(CLOCK_MONOTONIC) - t0;
+    return t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
 }
 
 /* Called from a commit once the writer's position reaches wa_mark: the
@@ -510,22 +534,12 @@ static __attribute__((noinline)) void write_ahead(shmkit_writer_t *w,
          * fetching a record's length ahead halved 4000 B streams) */
         w->wa_on = 0;
         if (size <= SK_WA_DIST) {
-            /* a queue's look is one load of a line its reader stores to
-             * with every message: how long it takes says how far the
-             * reader's caches are (see SK_WA_FAR_NS) */
-            int timed = v->kind == SHMKIT_KIND_QUEUE, far = 1;
-            uint64_t t0 = timed ? sk_now_ns(CLOCK_MONOTONIC) : 0;
-            uint64_t lag = pos - lead_head(w);
-            if (timed) {
-                uint64_t t = sk_now_ns(CLOCK_MONOTONIC) - t0;
-                uint32_t t32 = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
-                /* the slower of the last two looks: one may have found
-                 * the line still in our cache (a holding reader stores
-                 * nothing) */
-                far = (t32 > w->wa_lat ? t32 : w->wa_lat) >= SK_WA_FAR_NS;
-                w->wa_lat = t32;
-            }
-            w->wa_on = lag > SK_WA_LAG && far;
+            /* the slower of the last two looks: one may have found the
+             * line still in our cache (a holding reader stores nothing) */
+            uint32_t t = look_ns(w);
+            int far = (t > w->wa_lat ? t : w->wa_lat) >= SK_WA_FAR_NS;
+            w->wa_lat = t;
+            w->wa_on = pos - lead_head(w) > SK_WA_LAG && far;
         }
     }
     if (!w->wa_on || size > SK_WA_DIST) {
