@@ -277,6 +277,7 @@ struct shmkit_reader {
     int lost_pending;      /* a resync counted losses: report them next  */
     uint64_t peek_size;    /* record bytes of the message being peeked, 0: none */
     uint64_t peek_pos;
+    uint64_t last_size;    /* record bytes of the last message released    */
     uint64_t latest_ver;   /* latest: version last returned                */
     uint64_t latest_prev;  /* latest: version before the last peek          */
     unsigned char *buf;    /* latest: private copy                         */
