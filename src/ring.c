@@ -1200,10 +1200,11 @@ static uint64_t hold(shmkit_reader_t *r, int64_t timeout_ns)
  * the line after the word's: the writer takes it back when it writes it,
  * and the reader's next prefetch asks again, so that line arrives while
  * the word does.  Paired with the build before: 64 B round trips close
- * together 150 -> 140 ns (the line floor 110), far apart the same (451-471
- * ns); a 64 B stream far apart whose reader does not hold (hold_ns 0), so
- * that it waits here between messages, 37.7-38.3 -> 46.2-48.7 M msg/s.  A
- * holding reader (the default) waits here only once the hold is over.
+ * together 150-160 -> 140 ns (line floor 100-110), far apart the same
+ * (451-471 ns); a 64 B stream far apart whose reader does not hold
+ * (hold_ns 0), so that it waits here between messages, 37.7-38.3 ->
+ * 46.2-48.7 M msg/s; batched streams the same far apart.  A holding
+ * reader (the default) waits here only once the hold is over.
  */
 static int data_cond(void *vctx)
 {
