@@ -164,22 +164,40 @@ int shmkit_channel_create(const char *name, const shmkit_channel_opts_t *o)
     return shmkit_segment_close(s);
 }
 
-/* Does a live producer other than us announce a claim over pos?  Then a
- * dead one's claim there lost the race for it (or was never won), and the
- * space is the live one's to fill. */
-static int live_claim_over(struct sk_chan_view *v, uint64_t pos)
+/*
+ * How much of a dead producer's stale claim [cp, ce) its slot's new owner
+ * may pad: 0 for nothing, else 1 with the end in *end.  Claims that were
+ * won never overlap, and each starts where the tail once was, so another
+ * claim (live or dead) that starts inside (cp, ce), or a live one over cp,
+ * means ours was never won: its space is other producers' (padding it
+ * would hide their records from the consumer, or make it jump into the
+ * middle of one).  A live claim at cp too: its owner may still commit.
+ * Dead claims at cp as well (one lost the race and died before it
+ * withdrew its claim): the shortest first, as the consumer's unblock()
+ * does.
+ */
+static int settle_limit(struct sk_chan_view *v, uint64_t cp, uint64_t ce,
+                        uint64_t *end)
 {
+    *end = ce;
     for (int i = 0; i < SHMKIT_MAX_ATTACH; i++) {
         if (i == v->slot)
             continue;
         struct sk_ep *ep = &v->eps[i];
-        uint64_t cp = atomic_load_explicit(&ep->claim_pos, memory_order_acquire);
-        uint64_t ce = atomic_load_explicit(&ep->claim_end, memory_order_relaxed);
-        if (cp != SK_CLAIM_IDLE && cp <= pos && pos < ce &&
-            sk_seg_slot_alive(v->seg, i) != 0)
-            return 1;
+        uint64_t c2 = atomic_load_explicit(&ep->claim_pos, memory_order_acquire);
+        uint64_t e2 = atomic_load_explicit(&ep->claim_end, memory_order_relaxed);
+        if (c2 == SK_CLAIM_IDLE || e2 <= c2 || ((c2 | e2) & 7))
+            continue;
+        if (c2 > cp && c2 < ce)
+            return 0;
+        if (c2 <= cp && cp < e2) {
+            if (sk_seg_slot_alive(v->seg, i) != 0)
+                return 0;
+            if (c2 == cp && e2 < *end)
+                *end = e2;
+        }
     }
-    return 0;
+    return 1;
 }
 
 /*
@@ -187,8 +205,9 @@ static int live_claim_over(struct sk_chan_view *v, uint64_t pos)
  * the slot number is how roles and claims name their owner, so settle the
  * dead owner's business before we look alive in its place.  A dead writer
  * becomes "died" (-2: readers learn SHMKIT_E_PEER_GONE), a dead consumer
- * frees its role, a dead producer's open claim becomes padding, and a dead
- * bus reader stops counting for space.
+ * frees its role, a dead producer's open claim becomes padding (what of it
+ * was its own: settle_limit()), and a dead bus reader stops counting for
+ * space.
  */
 static void settle_reused_slot(struct sk_chan_view *v)
 {
@@ -200,13 +219,14 @@ static void settle_reused_slot(struct sk_chan_view *v)
     struct sk_ep *ep = v->ep;
     uint64_t cp = atomic_load_explicit(&ep->claim_pos, memory_order_acquire);
     uint64_t ce = atomic_load_explicit(&ep->claim_end, memory_order_relaxed);
+    uint64_t pad_end;
     if (cp != SK_CLAIM_IDLE && v->kind == SHMKIT_KIND_QUEUE && ce > cp &&
         !((cp | ce) & 7) &&
         ce - cp <= v->cap &&
         cp >= atomic_load_explicit(&ch->qhead, memory_order_acquire) &&
         ce <= atomic_load_explicit(&ch->tail, memory_order_acquire) &&
-        !live_claim_over(v, cp)) {
-        if (sk_pad_claim(v, cp, ce) == 0)
+        settle_limit(v, cp, ce, &pad_end)) {
+        if (sk_pad_claim(v, cp, pad_end) == 0)
             atomic_fetch_add_explicit(&ch->producer_deaths, 1,
                                       memory_order_relaxed);
     }
@@ -321,9 +341,10 @@ static int open_seg(const char *name, const shmkit_endpoint_opts_t *eo,
     }
 }
 
-/* Takes a single-holder role word (writer_slot, consumer_slot). */
+/* Takes a single-holder role word (writer_slot, consumer_slot); *prev:
+ * what the word held before. */
 static int take_role(struct sk_chan_view *v, _Atomic int32_t *word,
-                     const char *what)
+                     const char *what, int32_t *prev)
 {
     for (;;) {
         int32_t cur = atomic_load_explicit(word, memory_order_acquire);
@@ -333,17 +354,21 @@ static int take_role(struct sk_chan_view *v, _Atomic int32_t *word,
                           "a live %s (pid %lld) holds this channel; there is "
                           "one at a time", what,
                           (long long)atomic_load(&sk_hdr(v->seg)->slots[cur].pid));
+        *prev = cur;
         if (atomic_compare_exchange_strong(word, &cur, v->slot))
             return 0;
     }
 }
 
-/* Undoes take_role() and our endpoint's role when an open fails after it,
- * so that nobody takes the never-used slot for a peer that went away. */
-static void drop_role(struct sk_chan_view *v, _Atomic int32_t *word)
+/* Undoes take_role() and our endpoint's role when an open fails after it.
+ * The word gets back what it held: a dead writer's slot or "died" (-2)
+ * must still tell readers that their writer died, and "none" (-1) that it
+ * went away cleanly; never our slot, which nobody will use. */
+static void drop_role(struct sk_chan_view *v, _Atomic int32_t *word,
+                      int32_t prev)
 {
     int32_t me = v->slot;
-    atomic_compare_exchange_strong(word, &me, -1);
+    atomic_compare_exchange_strong(word, &me, prev);
     atomic_store_explicit(&v->ep->role, 0, memory_order_release);
 }
 
@@ -371,7 +396,9 @@ int shmkit_writer_open(const char *name, const shmkit_endpoint_opts_t *o,
         goto fail;
     struct sk_chan *ch = w->v.ch;
     int multi = w->v.kind == SHMKIT_KIND_QUEUE && (w->v.flags & SK_CF_MULTI);
-    if (!multi && (r = take_role(&w->v, &ch->writer_slot, "writer")) < 0)
+    int32_t prev_writer = -1;
+    if (!multi &&
+        (r = take_role(&w->v, &ch->writer_slot, "writer", &prev_writer)) < 0)
         goto fail;
     struct sk_ep *ep = w->v.ep;
     atomic_store_explicit(&ep->claim_pos, SK_CLAIM_IDLE, memory_order_relaxed);
@@ -389,6 +416,20 @@ int shmkit_writer_open(const char *name, const shmkit_endpoint_opts_t *o,
     /* a stranger wrote it: one beyond a lap past the tail is not a
      * predecessor's (that would stop us from ever publishing ours) */
     w->horizon_pub = hz >= w->pos && hz - w->pos <= w->v.cap ? hz : 0;
+    /* positions no writer can work with, a lap or more apart: refused
+     * before the recovery below writes anything.  (The consumer may be
+     * ahead of the published tail: a writer killed before it published
+     * its last commits.  The recovery steps over those, and the check
+     * after it is exact.) */
+    if (w->v.kind == SHMKIT_KIND_QUEUE && !multi) {
+        uint64_t qh = atomic_load_explicit(&ch->qhead, memory_order_acquire);
+        if ((w->pos < qh ? qh - w->pos : w->pos - qh) > w->v.cap) {
+            r = sk_err(SHMKIT_E_CORRUPT, "writer_open", name,
+                       "queue positions are inconsistent");
+            drop_role(&w->v, &ch->writer_slot, prev_writer);
+            goto fail;
+        }
+    }
     if (!multi && w->v.kind != SHMKIT_KIND_LATEST)
         sk_writer_recover(w);
     w->head_cache = w->pos; /* refreshed before the first wait */
@@ -406,7 +447,7 @@ int shmkit_writer_open(const char *name, const shmkit_endpoint_opts_t *o,
         if (!multi && (w->pos < qh || w->pos - qh > w->v.cap)) {
             r = sk_err(SHMKIT_E_CORRUPT, "writer_open", name,
                        "queue positions are inconsistent");
-            drop_role(&w->v, &ch->writer_slot);
+            drop_role(&w->v, &ch->writer_slot, prev_writer);
             goto fail;
         }
         w->head_cache = qh;
@@ -453,7 +494,7 @@ int shmkit_reader_open(const char *name, const shmkit_endpoint_opts_t *o,
     struct sk_chan *ch = rd->v.ch;
     struct sk_ep *ep = rd->v.ep;
     if (rd->v.kind == SHMKIT_KIND_QUEUE &&
-        (r = take_role(&rd->v, &ch->consumer_slot, "consumer")) < 0)
+        (r = take_role(&rd->v, &ch->consumer_slot, "consumer", &(int32_t){0})) < 0)
         goto fail;
     if (rd->v.kind == SHMKIT_KIND_BUS) {
         int n = 0;

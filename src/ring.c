@@ -102,6 +102,23 @@ static int space_slow(void *vctx)
     return (int64_t)(c->need_end - w->head_cache) <= (int64_t)w->v.cap;
 }
 
+/* What is left of a call's timeout for its next wait: a timeout < 0 (none)
+ * or 0 (a poll) as it is; otherwise the time to a deadline set at the
+ * first wait (*deadline 0 until then), and at least 1 ns once it has
+ * passed (a wait that looks once more and times out).  For calls that may
+ * wait more than once: each wait must not start the timeout again. */
+static int64_t time_left(int64_t timeout_ns, uint64_t *deadline)
+{
+    if (timeout_ns <= 0)
+        return timeout_ns;
+    uint64_t now = sk_now_ns(CLOCK_MONOTONIC);
+    if (!*deadline) {
+        *deadline = now + (uint64_t)timeout_ns;
+        return timeout_ns;
+    }
+    return now < *deadline ? (int64_t)(*deadline - now) : 1;
+}
+
 static int wait_space(shmkit_writer_t *w, uint64_t end, int64_t timeout_ns)
 {
     struct space_ctx c = {w, end};
@@ -237,6 +254,7 @@ static int reserve_multi(shmkit_writer_t *w, uint64_t size, size_t len,
 {
     struct sk_chan_view *v = &w->v;
     struct sk_chan *ch = v->ch;
+    uint64_t deadline = 0;
     for (;;) {
         uint64_t pos = atomic_load_explicit(&ch->tail, memory_order_acquire);
         if (pos & 7)
@@ -249,7 +267,9 @@ static int reserve_multi(shmkit_writer_t *w, uint64_t size, size_t len,
         if ((int64_t)(end - w->head_cache) > (int64_t)v->cap) {
             w->head_cache = sk_min_head(w, 0);
             if ((int64_t)(end - w->head_cache) > (int64_t)v->cap) {
-                int r = wait_space(w, end, timeout_ns);
+                /* other producers may take the room we waited for, again
+                 * and again: the timeout runs from the first wait */
+                int r = wait_space(w, end, time_left(timeout_ns, &deadline));
                 if (r < 0)
                     return r;
                 continue; /* the tail moved meanwhile */
@@ -1116,7 +1136,7 @@ static int unblock(shmkit_reader_t *r)
     if (tail <= pos)
         return 0; /* nothing claimed here */
     int dead = -1;
-    uint64_t dead_end = 0;
+    uint64_t dead_end = 0, dead_cp = 0;
     for (int i = 0; i < SHMKIT_MAX_ATTACH; i++) {
         struct sk_ep *ep = &v->eps[i];
         /* acquire: pairs with the producer's release of claim_pos */
@@ -1137,14 +1157,19 @@ static int unblock(shmkit_reader_t *r)
         if (dead < 0 || ce < dead_end) {
             dead = i;
             dead_end = ce;
+            dead_cp = cp;
         }
     }
     if (dead < 0 || dead_end - pos > v->cap)
         return 0;
     if (sk_pad_claim(v, pos, dead_end) == 0)
         atomic_fetch_add_explicit(&v->ch->producer_deaths, 1, memory_order_relaxed);
-    atomic_store_explicit(&v->eps[dead].claim_pos, SK_CLAIM_IDLE,
-                          memory_order_relaxed);
+    /* Only the claim we padded: a process may have taken the dead one's
+     * slot meanwhile and announced a claim of its own, which a plain store
+     * would erase (were that one to die too, nothing would pad it). */
+    atomic_compare_exchange_strong_explicit(&v->eps[dead].claim_pos, &dead_cp,
+                                            SK_CLAIM_IDLE, memory_order_relaxed,
+                                            memory_order_relaxed);
     return 1;
 }
 
@@ -1270,7 +1295,7 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
     /* pad bytes stepped over since the last resync: a multi-producer queue
      * may hold several pads in a row (a short commit's, a dead producer's
      * wrap pad and claim), but never more than a ring's worth */
-    uint64_t skipped = 0;
+    uint64_t skipped = 0, deadline = 0;
     for (int resyncs = 0;;) {
         if (r->lost_pending) {
             r->lost_pending = 0;
@@ -1282,16 +1307,13 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
         uint64_t pos = r->pos;
         uint64_t w = atomic_load_explicit(word_at(v, pos), memory_order_acquire);
         if (!sk_word_tag_ok(w, pos)) {
-            uint64_t held = hold(r, timeout_ns);
-            if (held) {
-                /* the hold is part of the wait: the deadline stays */
-                if (timeout_ns > 0)
-                    timeout_ns = (uint64_t)timeout_ns > held
-                                     ? timeout_ns - (int64_t)held : 1;
+            /* the hold, a word that changed again after the wait saw it, a
+             * resync: each wait takes what is left of the timeout */
+            int64_t left = time_left(timeout_ns, &deadline);
+            if (hold(r, left))
                 continue;
-            }
             int c = sk_chan_wait(v, &v->ch->data_ev, data_cond, data_slow, r,
-                                 timeout_ns);
+                                 left);
             if (c == SK_LAPPED)
                 goto lapped;
             if (c < 0)
