@@ -226,7 +226,16 @@ static void settle_reused_slot(struct sk_chan_view *v)
         cp >= atomic_load_explicit(&ch->qhead, memory_order_acquire) &&
         ce <= atomic_load_explicit(&ch->tail, memory_order_acquire) &&
         settle_limit(v, cp, ce, &pad_end)) {
-        if (sk_pad_claim(v, cp, pad_end) == 0)
+        int padded = sk_pad_claim(v, cp, pad_end) == 0;
+        /* Then the rest, from cp again (stepping over the pad just laid
+         * and a wrap pad the claim began with): if the shorter dead claim
+         * won, a record or a pad lies at its end and this stops there
+         * (one still announced after it made settle_limit() refuse); if
+         * ours won, the rest of it is padded, which nobody else would do
+         * once our claim is cleared below. */
+        if (pad_end < ce && sk_pad_claim(v, cp, ce) == 0)
+            padded = 1;
+        if (padded)
             atomic_fetch_add_explicit(&ch->producer_deaths, 1,
                                       memory_order_relaxed);
     }
@@ -361,14 +370,16 @@ static int take_role(struct sk_chan_view *v, _Atomic int32_t *word,
 }
 
 /* Undoes take_role() and our endpoint's role when an open fails after it.
- * The word gets back what it held: a dead writer's slot or "died" (-2)
+ * The word gets back what it meant: "died" (-2, or a dead writer's slot)
  * must still tell readers that their writer died, and "none" (-1) that it
  * went away cleanly; never our slot, which nobody will use. */
 static void drop_role(struct sk_chan_view *v, _Atomic int32_t *word,
                       int32_t prev)
 {
     int32_t me = v->slot;
-    atomic_compare_exchange_strong(word, &me, prev);
+    /* A dead holder's slot as "died": by now another process may have
+     * taken that slot, and readers must not take it for the holder. */
+    atomic_compare_exchange_strong(word, &me, prev >= 0 ? -2 : prev);
     atomic_store_explicit(&v->ep->role, 0, memory_order_release);
 }
 

@@ -35,6 +35,10 @@
  *     used to pad from the dead loser's start to its end, over a live
  *     producer's claim behind the dead winner's, and the consumer skipped
  *     that producer's message.
+ *  9. ... but pads all of a dead winner's claim when a shorter dead claim
+ *     (a loser's, never withdrawn) starts at the same place: the first
+ *     version of 8's fix padded only as far as the shorter claim, cleared
+ *     the winner's, and left the consumer stuck behind it.
  */
 #include "chan_util.h"
 
@@ -552,9 +556,19 @@ static void timeout_is_a_deadline(void)
     struct drip d = {0};
     open_mp(&w, &d.r);
     pid_t kid = cu_spawn(room_hog, NULL);
+    /* the hog fills the ring before the consumer starts (otherwise the
+     * reserve below could find room at once and test nothing) */
+    shmkit_segment_t *h;
+    struct sk_chan *ch = map_chan(&h);
+    uint64_t t1 = skt_now_ns();
+    while (atomic_load(&ch->tail) - atomic_load(&ch->qhead) <
+           ch->capacity - cu_rec_size(SHMKIT_KIND_QUEUE, 100)) {
+        CHECKF(skt_now_ns() - t1 < 10000000000ull, "the hog did not fill "
+               "the ring in 10 s");
+        cu_sleep_ns(1000000);
+    }
     pthread_t th;
     CHECK(pthread_create(&th, NULL, dripper, &d) == 0);
-    cu_sleep_ns(50000000); /* the hog has filled the ring */
     void *p;
     uint64_t t0 = skt_now_ns();
     /* 1000 bytes need ten of the hog's messages read at once: never, while
@@ -579,7 +593,7 @@ static void timeout_is_a_deadline(void)
     if (rc == 0)
         CHECK_OK(shmkit_writer_commit(w, 0));
     CHECK_OK(shmkit_writer_close(w));
-    finish(NULL, d.r, 0);
+    finish(h, d.r, 0);
     munmap((void *)hog_stop, 4096);
     printf("mp queue: a producer that keeps losing the room it waits for "
            "returns after %.0f ms (timeout 100 ms, rc %d): ok\n",
@@ -646,15 +660,55 @@ static void loser_slot_spares_later_claims(void)
            "the claims after the dead winner's: ok\n");
 }
 
+/* ---- 9 ------------------------------------------------------------------ */
+
+static void winner_slot_pads_past_a_shorter_loser(void)
+{
+    shmkit_writer_t *w, *rw;
+    shmkit_reader_t *r;
+    open_mp(&w, &r);
+    send_fill(w, 40, 'a');
+    recv_expect(r, 40, 'a', 0);
+    shmkit_segment_t *h;
+    struct sk_chan *ch = map_chan(&h);
+    uint64_t t0 = atomic_load(&ch->tail);
+    cu_pipe(ready);
+    /* W wins [t0, t0 + 64) (50 bytes) and dies before committing; L, in a
+     * later slot, announced [t0, t0 + 24), lost and died announcing it */
+    pid_t winner = cu_spawn(claim_and_hang, NULL);
+    int32_t ws = -1, ls = -1;
+    CHECK(read(ready[0], &ws, sizeof ws) == sizeof ws);
+    uint64_t ew = t0 + cu_rec_size(SHMKIT_KIND_QUEUE, 50);
+    CHECK(atomic_load(&ch->tail) == ew);
+    struct forged f = {t0, t0 + 24};
+    CHECK(cu_reap(cu_spawn(die_announcing, &f), "producer") == 0);
+    CHECK(read(ready[0], &ls, sizeof ls) == sizeof ls);
+    cu_kill(winner);
+    /* a new producer takes the winner's slot (the lower one) and settles it */
+    CHECK_OK(shmkit_writer_open(name, NULL, &rw));
+    CHECKF(rw->v.slot == ws && ls > ws, "the new producer took slot %d, the "
+           "dead winner had %d and the loser %d: the test did not set up what "
+           "it checks", rw->v.slot, ws, ls);
+    send_fill(w, 30, 'm');
+    recv_expect(r, 30, 'm', 1000000000);
+    send_fill(rw, 20, 'n');
+    recv_expect(r, 20, 'n', 1000000000);
+    CHECK_OK(shmkit_writer_close(w));
+    CHECK_OK(shmkit_writer_close(rw));
+    finish(h, r, 1);
+    printf("mp queue: the new owner of a dead winner's slot pads all of its "
+           "claim, past a shorter dead loser's: ok\n");
+}
+
 int main(int argc, char **argv)
 {
     static void (*const part[])(void) = {
         pads_in_a_row, unwon_claim_is_not_padded, reused_slot_spares_a_live_claim,
         abandoned_reservations, failed_open_gives_the_role_back,
         lost_claims_are_withdrawn, timeout_is_a_deadline,
-        loser_slot_spares_later_claims,
+        loser_slot_spares_later_claims, winner_slot_pads_past_a_shorter_loser,
     };
-    int only = argc > 1 ? atoi(argv[1]) : 0; /* 1..8: that part alone */
+    int only = argc > 1 ? atoi(argv[1]) : 0; /* 1..9: that part alone */
     cu_init("test_chan_review", 120);
     for (int i = 0; i < (int)(sizeof part / sizeof part[0]); i++)
         if (!only || only == i + 1)
