@@ -191,31 +191,44 @@ static int claim_and_hang(void *arg)
         pause();
 }
 
+/* A multi-producer queue (w, r, its control block ch through h) whose
+ * consumer has read everything, and two dead producers at its tail t0: a
+ * winner that claimed [t0, t0 + 64) (a 50-byte message) and was killed
+ * before committing, and a loser, in a later attach slot, that announced
+ * [t0, t0 + loser_bytes), lost the race for it and died before it withdrew
+ * it.  Their slots in *ws and *ls; returns t0. */
+static uint64_t dead_winner_and_loser(uint64_t loser_bytes, shmkit_writer_t **w,
+                                      shmkit_reader_t **r, shmkit_segment_t **h,
+                                      struct sk_chan **ch, int32_t *ws,
+                                      int32_t *ls)
+{
+    open_mp(w, r);
+    send_fill(*w, 40, 'a');
+    recv_expect(*r, 40, 'a', 0);
+    *ch = map_chan(h);
+    uint64_t t0 = atomic_load(&(*ch)->tail);
+    cu_pipe(ready);
+    pid_t winner = cu_spawn(claim_and_hang, NULL);
+    CHECK(read(ready[0], ws, sizeof *ws) == sizeof *ws);
+    struct forged f = {t0, t0 + loser_bytes};
+    CHECK(cu_reap(cu_spawn(die_announcing, &f), "producer") == 0);
+    CHECK(read(ready[0], ls, sizeof *ls) == sizeof *ls);
+    CHECKF(*ls > *ws, "the loser took slot %d, the winner %d: the test did "
+           "not set up what it checks", *ls, *ws);
+    cu_kill(winner);
+    CHECK(atomic_load(&(*ch)->tail) == t0 + cu_rec_size(SHMKIT_KIND_QUEUE, 50));
+    return t0;
+}
+
 static void unwon_claim_is_not_padded(void)
 {
     shmkit_writer_t *w;
     shmkit_reader_t *r;
-    open_mp(&w, &r);
-    send_fill(w, 40, 'a');
-    recv_expect(r, 40, 'a', 0);
     shmkit_segment_t *h;
-    struct sk_chan *ch = map_chan(&h);
-    uint64_t tail = atomic_load(&ch->tail);
-    cu_pipe(ready);
-    /* one producer wins [tail, tail + 64) (a 50-byte message after the
-     * 8-byte header) and dies before committing; one
-     * in a later attach slot announced [tail, tail + 216), lost the race
-     * for it and died before withdrawing it */
-    pid_t winner = cu_spawn(claim_and_hang, NULL);
+    struct sk_chan *ch;
     int32_t ws = -1, ls = -1;
-    CHECK(read(ready[0], &ws, sizeof ws) == sizeof ws);
-    struct forged f = {tail, tail + 216};
-    CHECK(cu_reap(cu_spawn(die_announcing, &f), "producer") == 0);
-    CHECK(read(ready[0], &ls, sizeof ls) == sizeof ls);
-    CHECKF(ls > ws, "the loser took slot %d, the winner %d: the test did not "
-           "set up what it checks", ls, ws);
-    cu_kill(winner);
-    CHECK(atomic_load(&ch->tail) == tail + cu_rec_size(SHMKIT_KIND_QUEUE, 50));
+    /* the loser's claim is the longer one, and ends past the tail */
+    dead_winner_and_loser(216, &w, &r, &h, &ch, &ws, &ls);
     char buf[64];
     size_t n;
     /* the consumer waits at the dead winner's claim and pads it */
@@ -666,24 +679,11 @@ static void winner_slot_pads_past_a_shorter_loser(void)
 {
     shmkit_writer_t *w, *rw;
     shmkit_reader_t *r;
-    open_mp(&w, &r);
-    send_fill(w, 40, 'a');
-    recv_expect(r, 40, 'a', 0);
     shmkit_segment_t *h;
-    struct sk_chan *ch = map_chan(&h);
-    uint64_t t0 = atomic_load(&ch->tail);
-    cu_pipe(ready);
-    /* W wins [t0, t0 + 64) (50 bytes) and dies before committing; L, in a
-     * later slot, announced [t0, t0 + 24), lost and died announcing it */
-    pid_t winner = cu_spawn(claim_and_hang, NULL);
+    struct sk_chan *ch;
     int32_t ws = -1, ls = -1;
-    CHECK(read(ready[0], &ws, sizeof ws) == sizeof ws);
-    uint64_t ew = t0 + cu_rec_size(SHMKIT_KIND_QUEUE, 50);
-    CHECK(atomic_load(&ch->tail) == ew);
-    struct forged f = {t0, t0 + 24};
-    CHECK(cu_reap(cu_spawn(die_announcing, &f), "producer") == 0);
-    CHECK(read(ready[0], &ls, sizeof ls) == sizeof ls);
-    cu_kill(winner);
+    /* the loser's claim is the shorter one: [t0, t0 + 24) */
+    dead_winner_and_loser(24, &w, &r, &h, &ch, &ws, &ls);
     /* a new producer takes the winner's slot (the lower one) and settles it */
     CHECK_OK(shmkit_writer_open(name, NULL, &rw));
     CHECKF(rw->v.slot == ws && ls > ws, "the new producer took slot %d, the "
