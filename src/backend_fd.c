@@ -260,10 +260,25 @@ static int fd_create(const struct sk_name *nm, const shmkit_segment_opts_t *o,
     int created_name = nm->backend != SHMKIT_BACKEND_MEMFD;
     struct stat st;
 
-    /* Attached from the first instant: gc skips objects whose gate is held. */
-    if ((r = sk_lock(fd, SK_LOCK_GATE, F_RDLCK)) < 0) {
+    /* Attached from the first instant: gc skips objects whose gate is held.
+     * gc itself holds every object's gate exclusively for a moment while it
+     * looks at it, a new and empty one too (and leaves that one alone):
+     * wait that out rather than fail and remove the name. */
+    uint64_t gate_deadline = sk_now_ns(CLOCK_MONOTONIC) +
+                             (uint64_t)o->timeout_ms * 1000000ull;
+    while ((r = sk_lock(fd, SK_LOCK_GATE, F_RDLCK)) == -EAGAIN || r == -EACCES) {
+        if (sk_now_ns(CLOCK_MONOTONIC) >= gate_deadline)
+            break;
+        sk_sleep_ns(100000);
+    }
+    if (r < 0) {
         r = sk_err(r, "lock", nm->canon,
-                   "the filesystem must support open file description locks");
+                   r == -EAGAIN || r == -EACCES
+                       ? "another process kept the new object locked "
+                         "exclusively (gc, or a peer that does not follow "
+                         "shmkit's locking)"
+                       : "the filesystem must support open file description "
+                         "locks");
         goto fail;
     }
     if (fchmod(fd, o->mode) != 0) {

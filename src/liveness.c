@@ -88,8 +88,13 @@ int sk_slot_claim(shmkit_segment_t *s, uint32_t role)
                 continue; /* owned by a live attachee */
         } else {
             int64_t cur = atomic_load_explicit(&sl->pid, memory_order_relaxed);
-            if (cur != 0 &&
-                sk_proc_alive(cur, sl->start_time, sl->pidns) != 0)
+            /* Negative: a process is claiming the slot (between its CAS and
+             * its final store below), and the slot's start time and pid
+             * namespace are still the previous owner's: busy while that
+             * pid lives at all.  (A claimer that died there frees it.) */
+            if (cur < 0 ? sk_proc_alive(sk_slot_pid(cur), 0, 0) != 0
+                        : cur != 0 &&
+                              sk_proc_alive(cur, sl->start_time, sl->pidns) != 0)
                 continue;
             /* relaxed: the slot's other fields are published by the
              * release store below */

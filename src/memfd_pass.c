@@ -150,6 +150,25 @@ int shmkit_memfd_recv(int sock, const shmkit_peer_allow_t *allow,
                       "the fd is not a memfd sealed with F_SEAL_SHRINK; a "
                       "peer could shrink it and crash us with SIGBUS");
     }
+    /* SCM_RIGHTS hands over the sender's open file description, and the
+     * attach table's locks belong to open file descriptions: attaching
+     * through it, we would take the sender's own slot (its lock is "ours"
+     * too), and either side's close would release the other's.  A fresh
+     * open of the same memfd is a description of our own. */
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int own = open(path, (o.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (own < 0) {
+        int e = errno;
+        close(fd);
+        return sk_err(-e, "memfd_recv", NULL,
+                      "cannot reopen the received memfd through %s (is /proc "
+                      "mounted?); attaching through the sender's own open "
+                      "file would share its attach slot",
+                      path);
+    }
+    close(fd);
+    fd = own;
     struct sk_name nm;
     memset(&nm, 0, sizeof nm);
     nm.backend = SHMKIT_BACKEND_MEMFD;

@@ -10,6 +10,8 @@ shmkit_c_test(test_seg_corrupt        test_seg_corrupt.c        "unit;multiproc"
 shmkit_c_test(test_seg_perm           test_seg_perm.c           "unit;multiproc;root"  60)
 shmkit_c_test(test_seg_owner          test_seg_owner.c          "unit;multiproc;root"  60)
 shmkit_c_test(test_seg_fakelive       test_seg_fakelive.c       "unit;multiproc"       60)
+shmkit_c_test(test_seg_claiming       test_seg_claiming.c       "unit;multiproc"       60)
+shmkit_c_test(test_seg_create_gate    test_seg_create_gate.c    "unit"                 60)
 shmkit_c_test(test_seg_enospc         test_seg_enospc.c         "unit"                 60)
 shmkit_c_test(test_seg_mlock          test_seg_mlock.c          "unit;multiproc"       60)
 shmkit_c_test(test_seg_stale          test_seg_stale.c          "unit;multiproc"       60)

@@ -8,7 +8,11 @@
  *  - allow_same_uid = 0 with empty lists refuses with SHMKIT_E_PEER_DENIED;
  *  - an allow-list naming our uid (or our gid) accepts;
  *  - (root) a sender running as uid 65534 is refused by the default list;
- *  - refusals leave no fd behind.
+ *  - refusals leave no fd behind;
+ *  - a receiver attached while the sender still holds the segment gets an
+ *    attach slot of its own (SCM_RIGHTS passes the sender's open file
+ *    description, whose slot lock it used to share), and each side's close
+ *    leaves the other alive.
  */
 #include "test_util.h"
 
@@ -193,6 +197,43 @@ static void other_uid(void)
     refused(rc, SHMKIT_E_PEER_DENIED, "sender uid 65534, default allow-list");
 }
 
+/* The number of attach slots with a process in them, and how many of those
+ * are alive. */
+static int attached(shmkit_segment_t *s, int *alive)
+{
+    shmkit_segment_info_t info;
+    CHECK_OK(shmkit_segment_stat(s, &info));
+    *alive = 0;
+    for (int i = 0; i < info.nattached_listed; i++)
+        if (info.attached[i].alive == 1)
+            (*alive)++;
+    return info.nattached_listed;
+}
+
+static void own_slot(void)
+{
+    shmkit_segment_opts_t o;
+    shmkit_segment_opts_init(&o);
+    o.size = REQ;
+    shmkit_segment_t *s, *r;
+    CHECK_OK(shmkit_segment_create("memfd:own-slot", &o, &s));
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    CHECK_OK(shmkit_memfd_send(sv[1], s));
+    CHECK_OK(shmkit_memfd_recv(sv[0], NULL, NULL, &r));
+    close(sv[0]);
+    close(sv[1]);
+    int alive, n = attached(r, &alive);
+    CHECKF(n == 2 && alive == 2, "sender and receiver attached: %d slots in "
+           "use, %d alive; expected 2 and 2 (one slot shared?)", n, alive);
+    CHECK_OK(shmkit_segment_close(s)); /* the sender leaves */
+    n = attached(r, &alive);
+    CHECKF(n == 1 && alive == 1, "after the sender closed: %d slots in use, "
+           "%d alive; expected the receiver's, alive", n, alive);
+    CHECK_OK(shmkit_segment_close(r));
+    printf("memfd received while the sender holds it: a slot of its own: ok\n");
+}
+
 static int body(void *arg)
 {
     (void)arg;
@@ -241,6 +282,8 @@ static int body(void *arg)
     bygid.ngids = 1;
     rc = exchange(0, &bygid, &s, &seed);
     accept_ok(rc, s, seed, "allow-list naming our gid");
+
+    own_slot();
 
     if (geteuid() == 0)
         other_uid();
