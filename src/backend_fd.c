@@ -573,6 +573,19 @@ static int fd_unlink(const struct sk_name *nm)
 
 /* Reads the header of an fd-backed object without attaching.  own_slot is
  * the caller's slot when it is attached (stat), else -1. */
+/* How much to map to read a file's header: on hugetlbfs a mapping (and the
+ * length munmap needs) comes in whole huge pages, and munmap of the
+ * header's size alone would fail, leaking a huge page's mapping per look
+ * (`shmkit top` looks every second). */
+static size_t header_map_len(int fd)
+{
+    struct statfs sf;
+    if (fstatfs(fd, &sf) == 0 && (unsigned long)sf.f_type == HUGETLBFS_MAGIC &&
+        sf.f_bsize > SK_HEADER_SIZE)
+        return (size_t)sf.f_bsize;
+    return SK_HEADER_SIZE;
+}
+
 static int fill_from_fd(int fd, const struct stat *st, int own_slot,
                         int own_gate, shmkit_segment_info_t *info)
 {
@@ -592,7 +605,8 @@ static int fill_from_fd(int fd, const struct stat *st, int own_slot,
             info->check = SHMKIT_E_TRUNCATED;
         return 0;
     }
-    struct sk_header *h = mmap(NULL, SK_HEADER_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+    size_t hlen = header_map_len(fd);
+    struct sk_header *h = mmap(NULL, hlen, PROT_READ, MAP_SHARED, fd, 0);
     if (h == MAP_FAILED)
         return sk_err(-errno, "mmap", info->name, NULL);
     int gate = sk_lock_held(fd, SK_LOCK_GATE);
@@ -605,7 +619,7 @@ static int fill_from_fd(int fd, const struct stat *st, int own_slot,
                       ctime_age_ns(st) > SK_ABANDONED_NS;
         if (info->stale)
             info->is_shmkit = 1;
-        munmap(h, SK_HEADER_SIZE);
+        munmap(h, hlen);
         return 0;
     }
     /* The check reports into the thread's last error; keep the caller's. */
@@ -613,7 +627,7 @@ static int fill_from_fd(int fd, const struct stat *st, int own_slot,
     int chk = sk_header_validate(h, size, info->name, &snap);
     if (chk < 0) {
         info->check = chk;
-        munmap(h, SK_HEADER_SIZE);
+        munmap(h, hlen);
         return 0;
     }
     sk_info_from_header(&snap, info);
@@ -621,7 +635,7 @@ static int fill_from_fd(int fd, const struct stat *st, int own_slot,
     if (attached && info->nattach == 0)
         info->nattach = 1; /* read-only attachees hold the gate, no slot */
     info->stale = !info->persistent && !attached;
-    munmap(h, SK_HEADER_SIZE);
+    munmap(h, hlen);
     return 0;
 }
 
