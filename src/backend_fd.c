@@ -320,6 +320,11 @@ static int fd_create(const struct sk_name *nm, const shmkit_segment_opts_t *o,
     sk_dontfork(s);
     if ((r = sk_numa_bind(s->base, total, o->numa_node, nm->canon)) < 0)
         goto fail;
+    /* Magic first, so openers can tell "being created" from "foreign":
+     * before the reservation below, which for a segment of tens of GiB can
+     * take longer than an opener gives a file without it (SK_FRESH_NS). */
+    struct sk_header *h = sk_hdr(s);
+    h->magic = SK_MAGIC;
     if (o->reserve) {
         int e = posix_fallocate(fd, 0, (off_t)total);
         if (e == ENOSPC && (huge || is_hugetlbfs(nm->path[0] ? nm->path : "/")))
@@ -329,9 +334,6 @@ static int fd_create(const struct sk_name *nm, const shmkit_segment_opts_t *o,
         if (e && e != EOPNOTSUPP && e != EINVAL)
             goto fail;
     }
-    /* Magic first, so openers can tell "being created" from "foreign". */
-    struct sk_header *h = sk_hdr(s);
-    h->magic = SK_MAGIC;
     if ((r = sk_apply_mem_opts(s, o, 1)) < 0)
         goto fail;
     uint32_t flags = (o->persistent ? SK_F_PERSISTENT : 0) |
