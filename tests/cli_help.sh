@@ -69,5 +69,25 @@ err_has "bad segment name" "pub sysv:private"
 expect_rc 2 "info on a name that cannot be parsed" "$SHMKIT" info sysv:notakey
 [ ! -e "$T/$X" ] || fail "create --lock on file: created $T/$X"
 
+# What a CLI review found (each failed before its fix):
+# --help and --version whose output cannot be written fail, as commands do.
+if [ -w /dev/full ]; then
+    "$SHMKIT" --version >/dev/full 2>"$T/err"; RC=$?
+    [ "$RC" -eq 1 ] || fail "--version >/dev/full exited $RC, wanted 1"
+    err_has "writing to stdout failed" "--version >/dev/full"
+    "$SHMKIT" --help >/dev/full 2>"$T/err"; RC=$?
+    [ "$RC" -eq 1 ] || fail "--help >/dev/full exited $RC, wanted 1"
+fi
+# an unknown short option inside a group is named, not the option before it
+expect_rc 2 "unknown short option in a group" "$SHMKIT" sub --lines -xl "$X"
+err_has "unknown option '-x'" "sub --lines -xl"
+# channel options the library refuses are bad usage (2), as for create
+expect_rc 2 "pub --create with a capacity over 1 GiB" "$SHMKIT" pub "$X" --create --capacity 2G </dev/null
+check_not_created "pub --create --capacity 2G"
+expect_rc 2 "pub --create with max-msg half the capacity" "$SHMKIT" pub "$X" --create --capacity 128K --max-msg 64K </dev/null
+check_not_created "pub --create --max-msg 64K"
+expect_rc 2 "pub --capacity 0" "$SHMKIT" pub "$X" --create --capacity 0 </dev/null
+err_has "out of range" "pub --capacity 0"
+
 echo "PASS"
 exit 0

@@ -527,8 +527,9 @@ static int pub_lines(shmkit_writer_t *w, size_t max_msg, const char *name)
         if ((nl != NULL) || have - start > max_msg) {
             rc = cli_error(NULL, "pub: a line is longer than %zu bytes, the "
                            "largest message of %s", max_msg, safe);
-            cli_hint("with --create, raise --max-msg (and --capacity, at "
-                     "least twice as large); an existing channel must be "
+            cli_hint("with --create, raise --max-msg (and --capacity: "
+                     "--max-msg may be at most half of it, less 16 bytes); "
+                     "an existing channel must be "
                      "re-created: 'shmkit rm %s; shmkit create %s --kind K "
                      "--capacity SIZE --max-msg SIZE'", safe, safe);
             goto out;
@@ -611,20 +612,26 @@ int cli_cmd_pub(int argc, char **argv)
             chan_opts = 1;
             break;
         case OPT_CAPACITY:
-            if (cli_parse_size(optarg, &capacity) < 0)
+            if ((rc = cli_parse_size(optarg, &capacity)) < 0)
                 return cli_usage_error("pub", pub_usage,
                                        "examples: 64K, 4M, 1G",
-                                       "--capacity '%s' is not a size", optarg);
+                                       "--capacity '%s' %s", optarg,
+                                       rc == -ERANGE ? "is out of range (at "
+                                                       "least 1 byte)"
+                                                     : "is not a size");
             chan_opts = 1;
             have_capacity = 1;
             break;
         case OPT_RELIABLE: reliable = 1; chan_opts = 1; break;
         case OPT_MAX_MSG:
-            if (cli_parse_size(optarg, &max_msg) < 0 || max_msg > UINT32_MAX)
+            if ((rc = cli_parse_size(optarg, &max_msg)) < 0 ||
+                max_msg > UINT32_MAX)
                 return cli_usage_error("pub", pub_usage,
                                        "examples: 4K, 1M",
-                                       "--max-msg '%s' is not a size below "
-                                       "4 GiB", optarg);
+                                       "--max-msg '%s' %s", optarg,
+                                       rc == -EINVAL ? "is not a size"
+                                                     : "is out of range (1 "
+                                                       "byte to 4 GiB)");
             chan_opts = 1;
             break;
         case OPT_MODE:
@@ -651,10 +658,12 @@ int cli_cmd_pub(int argc, char **argv)
             break;
         case 'l': lines = 1; break;
         case 'c':
-            if (cli_parse_size(optarg, &chunk) < 0 || chunk > UINT32_MAX)
+            if ((rc = cli_parse_size(optarg, &chunk)) < 0 || chunk > UINT32_MAX)
                 return cli_usage_error("pub", pub_usage, "examples: 4K, 64K",
-                                       "--chunk '%s' is not a size below "
-                                       "4 GiB", optarg);
+                                       "--chunk '%s' %s", optarg,
+                                       rc == -EINVAL ? "is not a size"
+                                                     : "is out of range (1 "
+                                                       "byte to 4 GiB)");
             break;
         case 'w':
             if (cli_parse_wait(optarg, &wait) < 0)
@@ -706,8 +715,12 @@ int cli_cmd_pub(int argc, char **argv)
     t0 = cli_now_ns();
     shmkit_clear_error();
     rc = shmkit_writer_open(name, &eo, &w);
-    if (rc < 0)
-        return open_failed(rc, "pub", name, timeout_ms, create);
+    if (rc < 0) {
+        int x = open_failed(rc, "pub", name, timeout_ms, create);
+        /* the library refused the channel options given: bad usage, as
+         * for 'shmkit create' */
+        return create && rc == -EINVAL ? CLI_EXIT_USAGE : x;
+    }
 
     msg_max = shmkit_writer_max_msg(w);
     if (chunk > msg_max)

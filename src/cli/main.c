@@ -140,10 +140,14 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     name = argv[1];
-    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
-        return cmd_help(1, argv);
-    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0)
-        return cmd_version(1, argv);
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        rc = cmd_help(1, argv);
+        goto out; /* what is printed must be written, as for any command */
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
+        rc = cmd_version(1, argv);
+        goto out;
+    }
     if (name[0] == '-')
         return cli_usage_error(NULL, "shmkit COMMAND [OPTIONS] [ARGS]", NULL,
                                "unknown option '%s'", name);
@@ -155,6 +159,7 @@ int main(int argc, char **argv)
 
     rc = c->fn(argc - 1, argv + 1);
 
+out:
     /* A full disk or a closed pipe must not pass for success. */
     errno = 0;
     if ((fflush(stdout) != 0 || ferror(stdout)) && rc == CLI_EXIT_OK) {

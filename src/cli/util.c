@@ -110,7 +110,13 @@ int cli_bad_option(const char *cmd, const char *usage, char **argv, int c)
     if (c == ':')
         return cli_usage_error(cmd, usage, NULL, "option '%s' needs a value",
                                arg);
-    if (strncmp(arg, "--", 2) == 0)
+    /* Inside a group of short options ("-xl"), getopt has not moved on to
+     * the next argument yet: argv[optind - 1] is the one before, which may
+     * be a long option that was fine; the culprit is in argv[optind]. */
+    const char *here = optind > 0 ? argv[optind] : NULL;
+    int in_group = optopt && here && here[0] == '-' && here[1] != '-' &&
+                   strchr(here + 1, optopt) != NULL;
+    if (strncmp(arg, "--", 2) == 0 && !in_group)
         return cli_usage_error(cmd, usage, NULL,
                                "unknown option '%s' (or it takes no value)",
                                arg);
