@@ -485,6 +485,12 @@ SHMKIT_API size_t shmkit_writer_max_msg(const shmkit_writer_t *w);
 SHMKIT_API int shmkit_writer_close(shmkit_writer_t *w);
 /** Frees w without ending the stream: another writer may take over. */
 SHMKIT_API int shmkit_writer_detach(shmkit_writer_t *w);
+/** Frees w and leaves the stream as a writer that died would: readers
+ *  drain what was committed, then get SHMKIT_E_PEER_GONE (until another
+ *  writer takes over).  For a writer that gives up part way (its input
+ *  failed), so that readers can tell a stream cut short from a finished
+ *  one.  On a multi-producer queue the same as shmkit_writer_detach(). */
+SHMKIT_API int shmkit_writer_abort(shmkit_writer_t *w);
 
 /** Joins as a reader (the queue's one consumer: SHMKIT_E_BUSY if a live one
  *  exists; a bus reader starts at the next message written). */

@@ -715,8 +715,12 @@ uint64_t sk_min_head(shmkit_writer_t *w, int evict)
 
 /* ---- public endpoint calls --------------------------------------------- */
 
-static int writer_free(shmkit_writer_t *w, int end_stream)
+/* how a writer leaves (writer_free) */
+enum { SK_LEAVE_DETACH, SK_LEAVE_CLOSE, SK_LEAVE_ABORT };
+
+static int writer_free(shmkit_writer_t *w, int how)
 {
+    int end_stream = how == SK_LEAVE_CLOSE;
     struct sk_chan_view *v = &w->v;
     struct sk_chan *ch = v->ch;
     int multi = v->kind == SHMKIT_KIND_QUEUE && (v->flags & SK_CF_MULTI);
@@ -746,8 +750,10 @@ static int writer_free(shmkit_writer_t *w, int end_stream)
             atomic_store_explicit(&ch->closed, 1, memory_order_release);
     }
     if (!multi) {
+        /* -2: "died", what readers of an aborted stream must learn */
         int32_t me = v->slot;
-        atomic_compare_exchange_strong(&ch->writer_slot, &me, -1);
+        atomic_compare_exchange_strong(&ch->writer_slot, &me,
+                                       how == SK_LEAVE_ABORT ? -2 : -1);
     }
     sk_event_notify(&ch->data_ev, 1);
     sk_event_notify(&ch->space_ev, 1);
@@ -758,12 +764,17 @@ static int writer_free(shmkit_writer_t *w, int end_stream)
 
 int shmkit_writer_close(shmkit_writer_t *w)
 {
-    return w ? writer_free(w, 1) : 0;
+    return w ? writer_free(w, SK_LEAVE_CLOSE) : 0;
 }
 
 int shmkit_writer_detach(shmkit_writer_t *w)
 {
-    return w ? writer_free(w, 0) : 0;
+    return w ? writer_free(w, SK_LEAVE_DETACH) : 0;
+}
+
+int shmkit_writer_abort(shmkit_writer_t *w)
+{
+    return w ? writer_free(w, SK_LEAVE_ABORT) : 0;
 }
 
 uint64_t shmkit_reader_lost(const shmkit_reader_t *r)

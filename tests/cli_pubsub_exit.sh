@@ -54,6 +54,33 @@ grep -qi 'died' "$T/k.err" || fail "sub did not say the writer died: $(cat "$T/k
 sleep 0.1
 [ ! -e "/dev/shm/$K" ] || fail "the killed writer's owned channel was left behind after the last reader left"
 
+# ---- 4: pub gives up part way (a line too long): not a clean end ----------
+# (sub used to exit 0 on the cut-short stream, as if it were complete)
+A=${PFX}_a
+mkfifo "$T/afifo" || fail "mkfifo"
+"$SHMKIT" pub "$A" --create --capacity 64K --max-msg 1K --lines <"$T/afifo" 2>"$T/puba.err" &
+PUBA=$!
+BG+=("$PUBA")
+exec 4>"$T/afifo"
+printf 'short one\nshort two\n' >&4
+"$SHMKIT" sub "$A" --wait 5 >"$T/a.out" 2>"$T/a.err" &
+SUBA=$!
+BG+=("$SUBA")
+wait_file "$T/a.out" 'short two' 5 || fail "sub did not print what pub sent: $(cat "$T/a.out" "$T/a.err")"
+# pub gives up before it has read all of it: that write may meet a closed
+# pipe, in a subshell of its own
+( trap '' PIPE; head -c 4000 /dev/zero | tr '\0' x; printf '\n' ) >&4 2>/dev/null || true
+exec 4>&-
+wait "$PUBA"
+rc=$?
+[ "$rc" -eq 1 ] || fail "pub with a line over --max-msg exited $rc, wanted 1: $(cat "$T/puba.err")"
+wait "$SUBA"
+rc=$?
+[ "$rc" -eq 4 ] || fail "sub of a pub that gave up part way exited $rc, wanted 4: $(cat "$T/a.err")"
+[ "$(cat "$T/a.out")" = "$(printf 'short one\nshort two')" ] || fail "sub printed $(od -c "$T/a.out" | head -3)"
+sleep 0.1
+[ ! -e "/dev/shm/$A" ] || fail "the owned channel of a pub that gave up was left behind"
+
 # ---- 3: a lossy bus, a subscriber stuck behind a slow pipe ---------------
 B=${PFX}_b
 head -c 32M /dev/urandom >"$T/in" || fail "cannot make random input"

@@ -539,6 +539,55 @@ static void end_of_stream(const struct kcfg *k)
     printf("close %s: done\n", label(k));
 }
 
+/* shmkit_writer_abort: readers drain what was sent, then learn that the
+ * writer is gone (not CLOSED); a new writer may take over.  On a
+ * multi-producer queue abort is detach: no PEER_GONE while nobody died. */
+static void aborted_stream(const struct kcfg *k)
+{
+    char name[128];
+    skt_name(name, sizeof name);
+    shmkit_writer_t *w = open_writer_create(name, k, 65536, 0);
+    shmkit_reader_t *r = open_reader(name);
+    uint8_t buf[256];
+    size_t n;
+    int nmsg = k->kind == SHMKIT_KIND_LATEST ? 1 : 3;
+    for (int i = 0; i < 3; i++) {
+        skt_fill(buf, 100 + (size_t)i, (uint64_t)i);
+        CHECK_OK(shmkit_writer_send(w, buf, 100 + (size_t)i, 0));
+    }
+    CHECK_OK(shmkit_writer_abort(w));
+    shmkit_channel_stat_t st;
+    CHECK_OK(shmkit_channel_stat(name, &st));
+    EXPECT(st.closed == 0, "%s: stat says closed after abort", label(k));
+    for (int i = 3 - nmsg; i < 3; i++) {
+        int rc = shmkit_reader_recv(r, buf, sizeof buf, &n, 0);
+        EXPECT(rc == 0 && n == 100 + (size_t)i &&
+                   skt_verify(buf, n, (uint64_t)i) < 0,
+               "%s: drain message %d after abort: %d (%s)", label(k), i, rc,
+               shmkit_strerror(rc));
+    }
+    uint64_t t0 = skt_now_ns();
+    int rc = shmkit_reader_recv(r, buf, sizeof buf, &n, 300000000);
+    int want = k->multi ? -ETIMEDOUT : SHMKIT_E_PEER_GONE;
+    EXPECT(rc == want, "%s: after the drain of an aborted stream: %d (%s) "
+           "after %.0f ms, expected %s", label(k), rc, shmkit_strerror(rc),
+           (double)(skt_now_ns() - t0) / 1e6, shmkit_strerror(want));
+    /* another writer takes over; then a clean end */
+    w = open_writer_create(name, k, 65536, 0);
+    skt_fill(buf, 50, 7);
+    CHECK_OK(shmkit_writer_send(w, buf, 50, 0));
+    rc = shmkit_reader_recv(r, buf, sizeof buf, &n, 1000000000);
+    EXPECT(rc == 0 && n == 50 && skt_verify(buf, n, 7) < 0,
+           "%s: the next writer's message: %d (%s)", label(k), rc,
+           shmkit_strerror(rc));
+    CHECK_OK(shmkit_writer_close(w));
+    EXPECT(shmkit_reader_recv(r, buf, sizeof buf, &n, 1000000000) ==
+               SHMKIT_E_CLOSED,
+           "%s: no CLOSED after the next writer closed", label(k));
+    CHECK_OK(shmkit_reader_close(r));
+    printf("abort %s: done\n", label(k));
+}
+
 /* ---- bus fan-out and join -------------------------------------------------- */
 
 static void bus_fanout(int reliable)
@@ -822,6 +871,7 @@ int main(void)
         full(&kinds[i]);
         busy(&kinds[i]);
         end_of_stream(&kinds[i]);
+        aborted_stream(&kinds[i]);
     }
     mp_wait_room();
     bus_fanout(0);

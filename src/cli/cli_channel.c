@@ -293,9 +293,12 @@ static void pub_help(void)
           "--chunk bytes), so a slow source such as 'tail -f' is passed on\n"
           "at once; a regular file is read straight into the channel's\n"
           "memory.  'shmkit sub NAME' writes the same bytes out again.\n"
-          "SIGINT, SIGTERM and SIGHUP also close the channel cleanly.  On\n"
-          "a full queue or reliable bus pub waits for the readers; a lossy\n"
-          "bus never makes it wait.\n"
+          "SIGINT, SIGTERM and SIGHUP also close the channel cleanly.  When\n"
+          "pub fails part way (stdin cannot be read, a line is too long),\n"
+          "it leaves the stream as a writer that died would: subscribers\n"
+          "write what was sent and exit 4, not 0.  On a full queue or\n"
+          "reliable bus pub waits for the readers; a lossy bus never makes\n"
+          "it wait.\n"
           "\n"
           "Without --create the channel must exist (see 'shmkit create');\n"
           "pub waits --timeout seconds (default 1) for it to appear.\n"
@@ -758,8 +761,16 @@ int cli_cmd_pub(int argc, char **argv)
         ret = pub_raw_stream(w, (size_t)chunk);
 
     shmkit_clear_error();
+    if (ret != CLI_EXIT_OK) {
+        /* Input or a send failed part way: not the end of the stream.
+         * Readers drain what was sent and learn that the writer is gone
+         * (sub exits 4), rather than take a cut-short stream for a
+         * finished one. */
+        shmkit_writer_abort(w);
+        return ret;
+    }
     rc = shmkit_writer_close(w);
-    if (rc < 0 && ret == CLI_EXIT_OK)
+    if (rc < 0)
         ret = cli_lib_error(rc, "pub: closing the channel", NULL);
     return ret;
 }
