@@ -498,10 +498,16 @@ static void busy(const struct kcfg *k)
 
 /* ---- close ----------------------------------------------------------------- */
 
-static void end_of_stream(const struct kcfg *k)
+/* A new channel with a reader, three messages (100-102 bytes) sent, and
+ * the writer gone by `leave` (close or abort); then the reader drains what
+ * its kind keeps (latest: the last value) and checks stat's `closed`.
+ * Returns the reader; the name in name. */
+static shmkit_reader_t *three_then_leave(const struct kcfg *k, char *name,
+                                         size_t namesz,
+                                         int (*leave)(shmkit_writer_t *),
+                                         int closed, const char *what)
 {
-    char name[128];
-    skt_name(name, sizeof name);
+    skt_name(name, namesz);
     shmkit_writer_t *w = open_writer_create(name, k, 65536, 0);
     shmkit_reader_t *r = open_reader(name);
     uint8_t buf[256];
@@ -511,17 +517,28 @@ static void end_of_stream(const struct kcfg *k)
         skt_fill(buf, 100 + (size_t)i, (uint64_t)i);
         CHECK_OK(shmkit_writer_send(w, buf, 100 + (size_t)i, 0));
     }
-    CHECK_OK(shmkit_writer_close(w));
+    CHECK_OK(leave(w));
     shmkit_channel_stat_t st;
     CHECK_OK(shmkit_channel_stat(name, &st));
-    EXPECT(st.closed == 1, "%s: stat does not say closed", label(k));
+    EXPECT(st.closed == closed, "%s: stat says closed = %d after %s",
+           label(k), st.closed, what);
     for (int i = 3 - nmsg; i < 3; i++) {
         int rc = shmkit_reader_recv(r, buf, sizeof buf, &n, 0);
         EXPECT(rc == 0 && n == 100 + (size_t)i &&
                    skt_verify(buf, n, (uint64_t)i) < 0,
-               "%s: drain message %d after close: %d (%s)", label(k), i, rc,
-               shmkit_strerror(rc));
+               "%s: drain message %d after %s: %d (%s)", label(k), i, what,
+               rc, shmkit_strerror(rc));
     }
+    return r;
+}
+
+static void end_of_stream(const struct kcfg *k)
+{
+    char name[128];
+    uint8_t buf[256];
+    size_t n;
+    shmkit_reader_t *r = three_then_leave(k, name, sizeof name,
+                                          shmkit_writer_close, 1, "close");
     EXPECT(shmkit_reader_recv(r, buf, sizeof buf, &n, 0) == SHMKIT_E_CLOSED,
            "%s: no CLOSED after the drain", label(k));
     uint64_t t0 = skt_now_ns();
@@ -545,27 +562,10 @@ static void end_of_stream(const struct kcfg *k)
 static void aborted_stream(const struct kcfg *k)
 {
     char name[128];
-    skt_name(name, sizeof name);
-    shmkit_writer_t *w = open_writer_create(name, k, 65536, 0);
-    shmkit_reader_t *r = open_reader(name);
     uint8_t buf[256];
     size_t n;
-    int nmsg = k->kind == SHMKIT_KIND_LATEST ? 1 : 3;
-    for (int i = 0; i < 3; i++) {
-        skt_fill(buf, 100 + (size_t)i, (uint64_t)i);
-        CHECK_OK(shmkit_writer_send(w, buf, 100 + (size_t)i, 0));
-    }
-    CHECK_OK(shmkit_writer_abort(w));
-    shmkit_channel_stat_t st;
-    CHECK_OK(shmkit_channel_stat(name, &st));
-    EXPECT(st.closed == 0, "%s: stat says closed after abort", label(k));
-    for (int i = 3 - nmsg; i < 3; i++) {
-        int rc = shmkit_reader_recv(r, buf, sizeof buf, &n, 0);
-        EXPECT(rc == 0 && n == 100 + (size_t)i &&
-                   skt_verify(buf, n, (uint64_t)i) < 0,
-               "%s: drain message %d after abort: %d (%s)", label(k), i, rc,
-               shmkit_strerror(rc));
-    }
+    shmkit_reader_t *r = three_then_leave(k, name, sizeof name,
+                                          shmkit_writer_abort, 0, "abort");
     uint64_t t0 = skt_now_ns();
     int rc = shmkit_reader_recv(r, buf, sizeof buf, &n, 300000000);
     int want = k->multi ? -ETIMEDOUT : SHMKIT_E_PEER_GONE;
@@ -573,7 +573,7 @@ static void aborted_stream(const struct kcfg *k)
            "after %.0f ms, expected %s", label(k), rc, shmkit_strerror(rc),
            (double)(skt_now_ns() - t0) / 1e6, shmkit_strerror(want));
     /* another writer takes over; then a clean end */
-    w = open_writer_create(name, k, 65536, 0);
+    shmkit_writer_t *w = open_writer_create(name, k, 65536, 0);
     skt_fill(buf, 50, 7);
     CHECK_OK(shmkit_writer_send(w, buf, 50, 0));
     rc = shmkit_reader_recv(r, buf, sizeof buf, &n, 1000000000);
