@@ -203,6 +203,31 @@ static int fd_create(const struct sk_name *nm, const shmkit_segment_opts_t *o,
 static int fd_open(const struct sk_name *nm, const shmkit_segment_opts_t *o,
                    shmkit_segment_t **out);
 
+/* Takes the gate's shared lock (we are attached), waiting until deadline
+ * while somebody holds it exclusively for a moment: gc looking at the
+ * object (a new and empty one too), or its last user removing it.  op
+ * names the call in errors; lock_hint explains a lock that fails for
+ * another reason. */
+static int gate_lock_until(shmkit_segment_t *s, uint64_t deadline,
+                           const char *op, const char *lock_hint)
+{
+    if (sk_observing())
+        return 0; /* an observer is not an attachee */
+    for (;;) {
+        int r = sk_lock(s->fd, SK_LOCK_GATE, F_RDLCK);
+        if (r == 0)
+            return 0;
+        if (r != -EAGAIN && r != -EACCES)
+            return sk_err(r, "lock", s->name, lock_hint);
+        if (sk_now_ns(CLOCK_MONOTONIC) >= deadline)
+            return sk_err(SHMKIT_E_NOT_READY, op, s->name,
+                          "the segment stayed locked exclusively (by gc, "
+                          "by its last user removing it, or by a peer that "
+                          "does not follow shmkit's locking)");
+        sk_sleep_ns(100000);
+    }
+}
+
 static int fd_create(const struct sk_name *nm, const shmkit_segment_opts_t *o,
                      shmkit_segment_t **out)
 {
@@ -261,26 +286,15 @@ static int fd_create(const struct sk_name *nm, const shmkit_segment_opts_t *o,
     struct stat st;
 
     /* Attached from the first instant: gc skips objects whose gate is held.
-     * gc itself holds every object's gate exclusively for a moment while it
-     * looks at it, a new and empty one too (and leaves that one alone):
-     * wait that out rather than fail and remove the name. */
-    uint64_t gate_deadline = sk_now_ns(CLOCK_MONOTONIC) +
-                             (uint64_t)o->timeout_ms * 1000000ull;
-    while ((r = sk_lock(fd, SK_LOCK_GATE, F_RDLCK)) == -EAGAIN || r == -EACCES) {
-        if (sk_now_ns(CLOCK_MONOTONIC) >= gate_deadline)
-            break;
-        sk_sleep_ns(100000);
-    }
-    if (r < 0) {
-        r = sk_err(r, "lock", nm->canon,
-                   r == -EAGAIN || r == -EACCES
-                       ? "another process kept the new object locked "
-                         "exclusively (gc, or a peer that does not follow "
-                         "shmkit's locking)"
-                       : "the filesystem must support open file description "
-                         "locks");
+     * gc holds each object's gate exclusively for a moment while it looks
+     * at it, a new and empty one too (and leaves that one alone): that is
+     * waited out, not a failure that removes the name. */
+    if ((r = gate_lock_until(s, sk_now_ns(CLOCK_MONOTONIC) +
+                                    (uint64_t)o->timeout_ms * 1000000ull,
+                             "create",
+                             "the filesystem must support open file "
+                             "description locks")) < 0)
         goto fail;
-    }
     if (fchmod(fd, o->mode) != 0) {
         r = sk_err_open(-errno, "fchmod", nm->canon, nm->path);
         goto fail;
@@ -430,24 +444,6 @@ static int attach_fd(shmkit_segment_t *s, const shmkit_segment_opts_t *o,
     return sk_slot_claim(s, 0);
 }
 
-static int gate_lock_until(shmkit_segment_t *s, uint64_t deadline)
-{
-    if (sk_observing())
-        return 0; /* an observer is not an attachee */
-    for (;;) {
-        int r = sk_lock(s->fd, SK_LOCK_GATE, F_RDLCK);
-        if (r == 0)
-            return 0;
-        if (r != -EAGAIN && r != -EACCES)
-            return sk_err(r, "lock", s->name, NULL);
-        if (sk_now_ns(CLOCK_MONOTONIC) >= deadline)
-            return sk_err(SHMKIT_E_NOT_READY, "open", s->name,
-                          "the segment stayed locked exclusively (being "
-                          "removed by gc or its last user)");
-        sk_sleep_ns(100000);
-    }
-}
-
 int sk_fd_attach(const struct sk_name *nm, int fd, const shmkit_segment_opts_t *o,
                  shmkit_segment_t **out)
 {
@@ -460,7 +456,7 @@ int sk_fd_attach(const struct sk_name *nm, int fd, const shmkit_segment_opts_t *
     s->readonly = o->readonly != 0;
     uint64_t deadline = sk_now_ns(CLOCK_MONOTONIC) +
                         (uint64_t)o->timeout_ms * 1000000ull;
-    int r = gate_lock_until(s, deadline);
+    int r = gate_lock_until(s, deadline, "open", NULL);
     if (r == 0)
         r = attach_fd(s, o, deadline);
     if (r < 0) {
@@ -497,7 +493,7 @@ static int fd_open(const struct sk_name *nm, const shmkit_segment_opts_t *o,
         }
         s->fd = fd;
         s->readonly = o->readonly != 0;
-        int r = gate_lock_until(s, deadline);
+        int r = gate_lock_until(s, deadline, "open", NULL);
         if (r < 0) {
             sk_handle_free(s);
             return r;

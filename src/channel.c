@@ -350,8 +350,8 @@ static int open_seg(const char *name, const shmkit_endpoint_opts_t *eo,
     }
 }
 
-/* Takes a single-holder role word (writer_slot, consumer_slot); *prev:
- * what the word held before. */
+/* Takes a single-holder role word (writer_slot, consumer_slot); *prev
+ * (prev may be NULL): what the word held before. */
 static int take_role(struct sk_chan_view *v, _Atomic int32_t *word,
                      const char *what, int32_t *prev)
 {
@@ -363,7 +363,8 @@ static int take_role(struct sk_chan_view *v, _Atomic int32_t *word,
                           "a live %s (pid %lld) holds this channel; there is "
                           "one at a time", what,
                           (long long)atomic_load(&sk_hdr(v->seg)->slots[cur].pid));
-        *prev = cur;
+        if (prev)
+            *prev = cur;
         if (atomic_compare_exchange_strong(word, &cur, v->slot))
             return 0;
     }
@@ -505,7 +506,7 @@ int shmkit_reader_open(const char *name, const shmkit_endpoint_opts_t *o,
     struct sk_chan *ch = rd->v.ch;
     struct sk_ep *ep = rd->v.ep;
     if (rd->v.kind == SHMKIT_KIND_QUEUE &&
-        (r = take_role(&rd->v, &ch->consumer_slot, "consumer", &(int32_t){0})) < 0)
+        (r = take_role(&rd->v, &ch->consumer_slot, "consumer", NULL)) < 0)
         goto fail;
     if (rd->v.kind == SHMKIT_KIND_BUS) {
         int n = 0;
