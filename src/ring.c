@@ -855,6 +855,20 @@ static inline int reserve_fast(shmkit_writer_t *w, size_t len, uint64_t *off,
         publish_horizon(w, end + SK_NEXT_WORD);
     else if ((int64_t)(end - w->head_cache) > (int64_t)v->cap)
         return 0;
+    /* Take the record's first line for writing before guard_next() loads
+     * the word after the record.  A reader that has caught up polls that
+     * line, and with short records the word after it lies on it too: the
+     * load alone would fetch the line shared (one transfer) and the stores
+     * that follow would take it again (a second), both before the commit
+     * can be seen.  The write prefetch makes that one transfer.  Measured
+     * with both builds loaded in one process and alternating (so both see
+     * the same vCPU placement), medians of 24 pairs: 8 B round trips
+     * 0.76-0.80x (640-700 -> 500-530 ns with a 240 ns line floor, 200-210
+     * -> 160 ns with a 60 ns one); 64 B round trips, whose payload's second
+     * line costs more, 1.00-1.01x; 8 B, 64 B and 1 KiB streams 0.99-1.05x,
+     * batched 64 B 1.09-1.16x.  Also taking the line of that word did no
+     * better. */
+    prefetch_w(v->ring + o);
     guard_next(v, end);
     *off = o;
     *size = sz;
