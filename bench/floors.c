@@ -8,6 +8,12 @@
  *  - cache line: ONE 64-byte line holding one 64-bit word.  A stores 2i+1
  *    (release), B waits for it (acquire) and stores 2i+2, A waits for that.
  *    The line moves twice per round trip; nothing else is touched.
+ *  - line per direction: the flags of the layouts below without their
+ *    payloads, a line each way.  What any round trip over two channels
+ *    pays at least: the one-line floor hands its line over with each
+ *    reply, while here each side must also take back the line the other
+ *    side polls before it can store to it (1.4-2x the one-line floor on
+ *    the AMD guests of December 2026).
  *  - Every spin loop has a pause instruction: with a payload, polling
  *    without one steals the line back from the writer between its payload
  *    and flag stores (on the AMD guests we use the payload floors take
@@ -132,6 +138,7 @@ struct fp_slot {
 };
 static struct fp_slot *FP; /* [0] ping, [1] pong */
 static size_t fp_off;      /* payload offset: 64 (own line) or 8 (inline) */
+static size_t fp_len = 64; /* payload bytes: 64, or 0 (the flags alone) */
 
 
 static inline _Atomic uint64_t *fp_flag(int d)
@@ -150,14 +157,14 @@ static int fp_child(int side, void *arg)
         for (long i = 0; i < n; i++) {
             uint64_t t0 = bench_ticks();
             memcpy(buf, &i, 8);
-            memcpy(FP[0].bytes + fp_off, buf, 64);
+            memcpy(FP[0].bytes + fp_off, buf, fp_len);
             atomic_store_explicit(fp_flag(0), (uint64_t)i + 1, memory_order_release);
             while (atomic_load_explicit(fp_flag(1), memory_order_acquire) != (uint64_t)i + 1)
                 if (fp_pause)
                     cpu_pause();
-            memcpy(buf, FP[1].bytes + fp_off, 64);
+            memcpy(buf, FP[1].bytes + fp_off, fp_len);
             uint64_t t1 = bench_ticks();
-            if (load64(buf) != (uint64_t)i) {
+            if (fp_len && load64(buf) != (uint64_t)i) {
                 child_fail("flag+payload: round trip %ld came back as %llu", i,
                            (unsigned long long)load64(buf));
                 return 1;
@@ -169,8 +176,8 @@ static int fp_child(int side, void *arg)
             while (atomic_load_explicit(fp_flag(0), memory_order_acquire) != (uint64_t)i + 1)
                 if (fp_pause)
                     cpu_pause();
-            memcpy(buf, FP[0].bytes + fp_off, 64);
-            memcpy(FP[1].bytes + fp_off, buf, 64);
+            memcpy(buf, FP[0].bytes + fp_off, fp_len);
+            memcpy(FP[1].bytes + fp_off, buf, fp_len);
             atomic_store_explicit(fp_flag(1), (uint64_t)i + 1, memory_order_release);
         }
     }
@@ -599,6 +606,12 @@ int run_floors(void)
     fp_pause = 1;
     bad |= rtt_floor("rtt:floor:cache line:spin:-:64", line_child, "cache line",
                      "spin", "-", 64, "(one line, no payload)");
+    memset(FP, 0, 4096);
+    fp_len = 0;
+    bad |= rtt_floor("rtt:floor:line per direction:spin:-:64", fp_child,
+                     "line per direction", "spin", "-", 64,
+                     "(a flag line each way, no payload)");
+    fp_len = 64;
     memset(FP, 0, 4096);
     fp_off = 64;
     bad |= rtt_floor("rtt:floor:flag line + payload line:spin:copy:64", fp_child,

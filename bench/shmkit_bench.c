@@ -1424,6 +1424,14 @@ static void print_targets(void)
             target_line("queue spin 64 B RTT p99.9 / cache-line floor p99.9 (start)",
                         q->lat.p999 / line_p999, 3, 1, "x");
     }
+    /* no target: how much of the 1.25x a round trip over two channels
+     * spends before it carries anything (floors.c, "line per direction") */
+    const result_t *l1 = find_result(R_RTT, "floor", "cache line", "spin", NULL, 64);
+    const result_t *l2 = find_result(R_RTT, "floor", "line per direction", "spin", NULL, 64);
+    if (l1 && l2 && l1->lat.p50 > 0)
+        printf("  %-62s %9.2fx  (no target: a line each way, nothing carried)\n",
+               "line-per-direction floor p50 / cache-line floor p50 (start)",
+               l2->lat.p50 / l1->lat.p50);
     double flo, fhi;
     floor_range(&flo, &fhi);
     if (placement_differs(flo, fhi))
