@@ -244,10 +244,33 @@ static int barrier(uint32_t *gen)
         }
         relax();
     }
+    /* the other side may have given up after coming here */
+    return atomic_load(&SH->failed) ? -1 : 0;
+}
+
+/* Waits for the line to hold v; 0, or -1 once the other side failed or
+ * nothing came for 10 s (looked at every 4096 polls). */
+static int line_wait(uint64_t v)
+{
+    uint64_t t0 = 0;
+    for (uint32_t n = 1; atomic_load_explicit(&SH->line, memory_order_acquire) != v; n++) {
+        relax();
+        if (n % 4096)
+            continue;
+        if (!t0)
+            t0 = now_ns();
+        if (atomic_load(&SH->failed))
+            return -1;
+        if (now_ns() - t0 > (uint64_t)WAIT_NS) {
+            fail("the other side stopped answering the line floor for 10 s", NULL);
+            return -1;
+        }
+    }
     return 0;
 }
 
-/* The one-line floor: p50 of RTT_N round trips, ns (side A's result). */
+/* The one-line floor: p50 of RTT_N round trips, ns (side A's result; side
+ * B's 0); -1 on failure. */
 static double line_floor(int side, uint64_t *base, uint64_t *lat)
 {
     uint64_t b = *base;
@@ -255,12 +278,12 @@ static double line_floor(int side, uint64_t *base, uint64_t *lat)
         if (side == 0) {
             uint64_t t0 = ticks();
             atomic_store_explicit(&SH->line, 2 * (b + j) + 1, memory_order_release);
-            while (atomic_load_explicit(&SH->line, memory_order_acquire) != 2 * (b + j) + 2)
-                relax();
+            if (line_wait(2 * (b + j) + 2) < 0)
+                return -1;
             lat[j] = ticks() - t0;
         } else {
-            while (atomic_load_explicit(&SH->line, memory_order_acquire) != 2 * (b + j) + 1)
-                relax();
+            if (line_wait(2 * (b + j) + 1) < 0)
+                return -1;
             atomic_store_explicit(&SH->line, 2 * (b + j) + 2, memory_order_release);
         }
     }
@@ -332,6 +355,26 @@ static double run_point(int side, const point_t *p, const lib_t *l, shmkit_write
     return l->send(w, buf, 8, WAIT_NS) < 0 ? (fail("stream reply", l), -1) : 0;
 }
 
+static int made; /* channels created: names[made / 2][made % 2] */
+
+/* Removes the channels' names (the open channels stay usable); 0, or -1
+ * when one is still there afterwards. */
+static int unlink_all(void)
+{
+    int rc = 0;
+    for (int i = 0; i < made; i++) {
+        char path[96];
+        L[i / 2].unlink(names[i / 2][i % 2]);
+        snprintf(path, sizeof path, "/dev/shm/%s", names[i / 2][i % 2]);
+        if (access(path, F_OK) == 0) {
+            fprintf(stderr, "shmkit-ab: %s is still there after its unlink\n", path);
+            rc = -1;
+        }
+    }
+    made = 0;
+    return rc;
+}
+
 static int side_main(int side)
 {
     cpu_set_t set;
@@ -363,10 +406,18 @@ static int side_main(int side)
             goto out;
         }
     }
+    /* both sides have opened every channel: the names can go, so that a
+     * run killed from here on leaves nothing behind */
+    if (barrier(&gen) < 0)
+        goto out;
+    if (side == 0)
+        unlink_all();
     for (int k = 0; k < rounds; k++) {
         if (barrier(&gen) < 0)
             goto out;
         double f = line_floor(side, &base, lat);
+        if (f < 0)
+            goto out;
         if (side == 0)
             SH->floor_ns[k][0] = f;
         for (int i = 0; i < npoints; i++)
@@ -382,7 +433,8 @@ static int side_main(int side)
             }
         if (barrier(&gen) < 0)
             goto out;
-        f = line_floor(side, &base, lat);
+        if ((f = line_floor(side, &base, lat)) < 0)
+            goto out;
         if (side == 0) {
             SH->floor_ns[k][1] = f;
             printf("round %2d: line %4.0f-%-4.0f", k, SH->floor_ns[k][0], f);
@@ -519,7 +571,7 @@ int main(int argc, char **argv)
            "streams M msg/s (A then B)\n",
            L[0].path, L[1].path, cpu[0], cpu[1], rounds);
     fflush(stdout);
-    int made = 0, rc = 1;
+    int rc = 1;
     for (int b = 0; b < 2; b++)
         for (int d = 0; d < 2; d++, made++) {
             shmkit_channel_opts_t co;
@@ -540,15 +592,16 @@ int main(int argc, char **argv)
     if (pid == 0)
         _exit(side_main(1));
     rc = side_main(0);
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+    int st = 0;
+    pid_t got;
+    while ((got = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
         ;
-    if (!WIFEXITED(st) || WEXITSTATUS(st))
+    if (got != pid || !WIFEXITED(st) || WEXITSTATUS(st))
         rc = 1;
     if (!rc)
         summary();
 out:
-    for (int i = 0; i < made; i++)
-        L[i / 2].unlink(names[i / 2][i % 2]);
+    if (unlink_all() < 0)
+        rc = 1;
     return rc;
 }
