@@ -13,9 +13,11 @@
  * left out of the summary, which gives per point the median of B / A over
  * the remaining rounds.
  *
- * Points: rN a round trip of N bytes (copied in and out), sN a stream of
- * N-byte messages sent one by one, bN the same with send_more, for N in 8,
- * 64, 1k.  Queues, spinning reader and writer, default options otherwise.
+ * Points: rN a round trip of N bytes (copied in and out), mN the same over
+ * multi-producer queues, sN a stream of N-byte messages sent one by one,
+ * pN the same over a multi-producer queue (one producer), bN a stream
+ * with send_more, for N in 8, 64, 1k.  Queues, spinning reader
+ * and writer, default options otherwise.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -79,7 +81,10 @@ static point_t P[MAX_POINTS];
 static int npoints, rounds = 8, cpu[2] = {-1, -1};
 static double seconds = 0.3;
 static struct shared *SH;
-static char names[2][2][64]; /* [build][direction] */
+/* [build][channel]: channel 2c + d is direction d (0: A writes) of a
+ * single-producer (c = 0) or multi-producer (c = 1) queue */
+#define NCHAN 4
+static char names[2][NCHAN][64];
 static double tsc_ns = 1;     /* ns per clock tick */
 
 static void usage(FILE *f)
@@ -97,8 +102,11 @@ static void usage(FILE *f)
             "\n"
             "options:\n"
             "  --points LIST   comma-separated, from r8 r64 r1k (round trip p50,\n"
-            "                  ns), s8 s64 s1k (stream sent one by one, M msg/s),\n"
-            "                  b8 b64 b1k (stream with send_more)\n"
+            "                  ns), m8 m64 m1k (the same over multi-producer\n"
+            "                  queues), s8 s64 s1k (stream sent one by one,\n"
+            "                  M msg/s), p8 p64 p1k (the same over a multi-\n"
+            "                  producer queue), b8 b64 b1k (stream with\n"
+            "                  send_more)\n"
             "                  (default r8,r64,s8,s64,s1k,b64)\n"
             "  --rounds N      rounds (default 8, at most %d)\n"
             "  --seconds S     duration of each stream point (default 0.3)\n"
@@ -156,7 +164,7 @@ static int parse_points(const char *list)
     npoints = 0;
     for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
         point_t *p = &P[npoints];
-        if (npoints == MAX_POINTS || (t[0] != 'r' && t[0] != 's' && t[0] != 'b'))
+        if (npoints == MAX_POINTS || !strchr("rmsbp", t[0]) || !t[0])
             return -1;
         if (!strcmp(t + 1, "8"))
             p->size = 8;
@@ -300,7 +308,7 @@ static double run_point(int side, const point_t *p, const lib_t *l, shmkit_write
                         shmkit_reader_t *r, unsigned char *buf, uint64_t *lat)
 {
     size_t len;
-    if (p->kind == 'r') {
+    if (p->kind == 'r' || p->kind == 'm') {
         for (uint64_t j = 0; j < RTT_N; j++) {
             if (side == 0) {
                 uint64_t t0 = ticks();
@@ -355,7 +363,7 @@ static double run_point(int side, const point_t *p, const lib_t *l, shmkit_write
     return l->send(w, buf, 8, WAIT_NS) < 0 ? (fail("stream reply", l), -1) : 0;
 }
 
-static int made; /* channels created: names[made / 2][made % 2] */
+static int made; /* channels created: names[made / NCHAN][made % NCHAN] */
 
 /* Removes the channels' names (the open channels stay usable); 0, or -1
  * when one is still there afterwards. */
@@ -364,8 +372,9 @@ static int unlink_all(void)
     int rc = 0;
     for (int i = 0; i < made; i++) {
         char path[96];
-        L[i / 2].unlink(names[i / 2][i % 2]);
-        snprintf(path, sizeof path, "/dev/shm/%s", names[i / 2][i % 2]);
+        const char *n = names[i / NCHAN][i % NCHAN];
+        L[i / NCHAN].unlink(n);
+        snprintf(path, sizeof path, "/dev/shm/%s", n);
         if (access(path, F_OK) == 0) {
             fprintf(stderr, "shmkit-ab: %s is still there after its unlink\n", path);
             rc = -1;
@@ -384,8 +393,8 @@ static int side_main(int side)
         fail("cannot pin to its CPU", NULL);
         return 1;
     }
-    shmkit_writer_t *w[2] = {NULL, NULL};
-    shmkit_reader_t *r[2] = {NULL, NULL};
+    shmkit_writer_t *w[2][2] = {{NULL, NULL}, {NULL, NULL}}; /* [build][mp] */
+    shmkit_reader_t *r[2][2] = {{NULL, NULL}, {NULL, NULL}};
     unsigned char *buf = malloc(65536);
     uint64_t *lat = malloc(RTT_N * sizeof *lat);
     int rc = 1;
@@ -400,11 +409,12 @@ static int side_main(int side)
         L[b].eopts(&eo);
         eo.wait = SHMKIT_WAIT_SPIN;
         eo.open_timeout_ms = 5000;
-        if (L[b].wopen(names[b][side], &eo, &w[b]) < 0 ||
-            L[b].ropen(names[b][!side], &eo, &r[b]) < 0) {
-            fail("cannot open the channels", &L[b]);
-            goto out;
-        }
+        for (int c = 0; c < 2; c++)
+            if (L[b].wopen(names[b][2 * c + side], &eo, &w[b][c]) < 0 ||
+                L[b].ropen(names[b][2 * c + !side], &eo, &r[b][c]) < 0) {
+                fail("cannot open the channels", &L[b]);
+                goto out;
+            }
     }
     /* both sides have opened every channel: the names can go, so that a
      * run killed from here on leaves nothing behind */
@@ -425,7 +435,8 @@ static int side_main(int side)
                 int b = (k & 1) ? 1 - o : o;
                 if (barrier(&gen) < 0)
                     goto out;
-                double v = run_point(side, &P[i], &L[b], w[b], r[b], buf, lat);
+                int c = P[i].kind == 'm' || P[i].kind == 'p';
+                double v = run_point(side, &P[i], &L[b], w[b][c], r[b][c], buf, lat);
                 if (v < 0)
                     goto out;
                 if (side == 0)
@@ -447,10 +458,12 @@ static int side_main(int side)
     rc = barrier(&gen) < 0;
 out:
     for (int b = 0; b < 2; b++) {
-        if (w[b])
-            L[b].wclose(w[b]);
-        if (r[b])
-            L[b].rclose(r[b]);
+        for (int c = 0; c < 2; c++) {
+            if (w[b][c])
+                L[b].wclose(w[b][c]);
+            if (r[b][c])
+                L[b].rclose(r[b][c]);
+        }
     }
     free(buf);
     free(lat);
@@ -545,8 +558,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (parse_points(points) < 0) {
-        fprintf(stderr, "shmkit-ab: --points: '%s' is not a list of r8 r64 r1k s8 s64 s1k "
-                        "b8 b64 b1k\n", points);
+        fprintf(stderr, "shmkit-ab: --points: '%s' is not a list of r8 r64 r1k m8 m64 m1k "
+                        "s8 s64 s1k p8 p64 p1k b8 b64 b1k\n", points);
         return 2;
     }
     if (cpu[0] < 0) {
@@ -573,9 +586,10 @@ int main(int argc, char **argv)
     fflush(stdout);
     int rc = 1;
     for (int b = 0; b < 2; b++)
-        for (int d = 0; d < 2; d++, made++) {
+        for (int d = 0; d < NCHAN; d++, made++) {
             shmkit_channel_opts_t co;
             L[b].copts(&co, SHMKIT_KIND_QUEUE);
+            co.multi_producer = d >= 2;
             co.seg.persistent = 1; /* both sides open it; we remove it at the end */
             snprintf(names[b][d], sizeof names[b][d], "shmkit-ab-%d-%d-%d", (int)getpid(),
                      b, d);
