@@ -249,19 +249,6 @@ static inline void publish_horizon(shmkit_writer_t *w, uint64_t end)
     atomic_thread_fence(memory_order_release);
 }
 
-/* A prefetch for writing: the line comes exclusive, as a store would take
- * it, not shared, as a load or a read prefetch would (reserve_fast(),
- * reserve_multi(), write_ahead()). */
-static inline void prefetch_w(const void *p)
-{
-#if defined(__x86_64__)
-    /* a no-op on the few x86-64 CPUs without it */
-    __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
-#else
-    __builtin_prefetch(p, 1, 3);
-#endif
-}
-
 static int reserve_multi(shmkit_writer_t *w, uint64_t size, size_t len,
                          void **buf, int64_t timeout_ns)
 {
@@ -312,7 +299,7 @@ static int reserve_multi(shmkit_writer_t *w, uint64_t size, size_t len,
             if (((pos + pad) ^ end) & ~(uint64_t)63)
                 __builtin_prefetch(v->ring + (end & v->mask), 0, 3);
             else
-                prefetch_w(v->ring + (end & v->mask));
+                sk_prefetch_w(v->ring + (end & v->mask));
             if (pad) {
                 guard_next(v, pos + pad); /* the pad leads a reader there */
                 put_pad(v, pos);
@@ -593,7 +580,7 @@ static __attribute__((noinline)) void write_ahead(shmkit_writer_t *w,
         stop = w->head_cache + v->cap;
     /* counted too: positions near 2^64 (a forged tail) wrap p past stop */
     for (unsigned n = 0; p < stop && n < SK_WA_DIST / 64 + 1; n++, p += 64)
-        prefetch_w(v->ring + (p & v->mask));
+        sk_prefetch_w(v->ring + (p & v->mask));
     w->wa_pos = p;
     w->wa_mark = (pos & ~(uint64_t)63) + 128;
     if (w->wa_mark > w->wa_next)
@@ -883,7 +870,7 @@ static inline int reserve_fast(shmkit_writer_t *w, size_t len, uint64_t *off,
      * line costs more, 1.00-1.01x; 8 B, 64 B and 1 KiB streams 0.99-1.05x,
      * batched 64 B 1.09-1.16x.  Also taking the line of that word did no
      * better. */
-    prefetch_w(v->ring + o);
+    sk_prefetch_w(v->ring + o);
     guard_next(v, end);
     *off = o;
     *size = sz;

@@ -70,6 +70,20 @@ static inline void sk_cpu_relax(void)
 #endif
 }
 
+/* A prefetch for writing: the line comes exclusive, as a store would take
+ * it, not shared, as a load or a read prefetch would.  Before a load and
+ * stores to a line another CPU is reading, it makes one transfer of two
+ * (ring.c's reserve_fast() and reserve_multi(), latest.c's reserve). */
+static inline void sk_prefetch_w(const void *p)
+{
+#if defined(__x86_64__)
+    /* a no-op on the few x86-64 CPUs without it */
+    __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+#else
+    __builtin_prefetch(p, 1, 3);
+#endif
+}
+
 /* Registers this process for asymmetric barriers; 1 ok, 0 unavailable. */
 int sk_membarrier_init(void);
 
