@@ -14,7 +14,7 @@
  * the remaining rounds.
  *
  * Points: rN a round trip of N bytes (copied in and out), mN the same over
- * multi-producer queues, sN a stream of N-byte messages sent one by one,
+ * multi-producer queues, lN over latest channels, sN a stream of N-byte messages sent one by one,
  * pN the same over a multi-producer queue (one producer), bN a stream
  * with send_more, for N in 8, 64, 1k.  Queues, spinning reader
  * and writer, default options otherwise.
@@ -82,8 +82,9 @@ static int npoints, rounds = 8, cpu[2] = {-1, -1};
 static double seconds = 0.3;
 static struct shared *SH;
 /* [build][channel]: channel 2c + d is direction d (0: A writes) of a
- * single-producer (c = 0) or multi-producer (c = 1) queue */
-#define NCHAN 4
+ * single-producer queue (c = 0), a multi-producer queue (c = 1) or a
+ * latest channel (c = 2) */
+#define NCHAN 6
 static char names[2][NCHAN][64];
 static double tsc_ns = 1;     /* ns per clock tick */
 
@@ -103,7 +104,8 @@ static void usage(FILE *f)
             "options:\n"
             "  --points LIST   comma-separated, from r8 r64 r1k (round trip p50,\n"
             "                  ns), m8 m64 m1k (the same over multi-producer\n"
-            "                  queues), s8 s64 s1k (stream sent one by one,\n"
+            "                  queues), l8 l64 l1k (over latest channels),\n"
+            "                  s8 s64 s1k (stream sent one by one,\n"
             "                  M msg/s), p8 p64 p1k (the same over a multi-\n"
             "                  producer queue), b8 b64 b1k (stream with\n"
             "                  send_more)\n"
@@ -164,7 +166,7 @@ static int parse_points(const char *list)
     npoints = 0;
     for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
         point_t *p = &P[npoints];
-        if (npoints == MAX_POINTS || !strchr("rmsbp", t[0]) || !t[0])
+        if (npoints == MAX_POINTS || !strchr("rmlsbp", t[0]) || !t[0])
             return -1;
         if (!strcmp(t + 1, "8"))
             p->size = 8;
@@ -308,7 +310,7 @@ static double run_point(int side, const point_t *p, const lib_t *l, shmkit_write
                         shmkit_reader_t *r, unsigned char *buf, uint64_t *lat)
 {
     size_t len;
-    if (p->kind == 'r' || p->kind == 'm') {
+    if (p->kind == 'r' || p->kind == 'm' || p->kind == 'l') {
         for (uint64_t j = 0; j < RTT_N; j++) {
             if (side == 0) {
                 uint64_t t0 = ticks();
@@ -393,8 +395,8 @@ static int side_main(int side)
         fail("cannot pin to its CPU", NULL);
         return 1;
     }
-    shmkit_writer_t *w[2][2] = {{NULL, NULL}, {NULL, NULL}}; /* [build][mp] */
-    shmkit_reader_t *r[2][2] = {{NULL, NULL}, {NULL, NULL}};
+    shmkit_writer_t *w[2][NCHAN / 2] = {{NULL}}; /* [build][c] */
+    shmkit_reader_t *r[2][NCHAN / 2] = {{NULL}};
     unsigned char *buf = malloc(65536);
     uint64_t *lat = malloc(RTT_N * sizeof *lat);
     int rc = 1;
@@ -409,7 +411,7 @@ static int side_main(int side)
         L[b].eopts(&eo);
         eo.wait = SHMKIT_WAIT_SPIN;
         eo.open_timeout_ms = 5000;
-        for (int c = 0; c < 2; c++)
+        for (int c = 0; c < NCHAN / 2; c++)
             if (L[b].wopen(names[b][2 * c + side], &eo, &w[b][c]) < 0 ||
                 L[b].ropen(names[b][2 * c + !side], &eo, &r[b][c]) < 0) {
                 fail("cannot open the channels", &L[b]);
@@ -435,7 +437,7 @@ static int side_main(int side)
                 int b = (k & 1) ? 1 - o : o;
                 if (barrier(&gen) < 0)
                     goto out;
-                int c = P[i].kind == 'm' || P[i].kind == 'p';
+                int c = P[i].kind == 'l' ? 2 : P[i].kind == 'm' || P[i].kind == 'p';
                 double v = run_point(side, &P[i], &L[b], w[b][c], r[b][c], buf, lat);
                 if (v < 0)
                     goto out;
@@ -458,7 +460,7 @@ static int side_main(int side)
     rc = barrier(&gen) < 0;
 out:
     for (int b = 0; b < 2; b++) {
-        for (int c = 0; c < 2; c++) {
+        for (int c = 0; c < NCHAN / 2; c++) {
             if (w[b][c])
                 L[b].wclose(w[b][c]);
             if (r[b][c])
@@ -558,7 +560,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (parse_points(points) < 0) {
-        fprintf(stderr, "shmkit-ab: --points: '%s' is not a list of r8 r64 r1k m8 m64 m1k "
+        fprintf(stderr, "shmkit-ab: --points: '%s' is not a list of r8 r64 r1k m8 m64 m1k l8 l64 l1k "
                         "s8 s64 s1k p8 p64 p1k b8 b64 b1k\n", points);
         return 2;
     }
@@ -588,8 +590,8 @@ int main(int argc, char **argv)
     for (int b = 0; b < 2; b++)
         for (int d = 0; d < NCHAN; d++, made++) {
             shmkit_channel_opts_t co;
-            L[b].copts(&co, SHMKIT_KIND_QUEUE);
-            co.multi_producer = d >= 2;
+            L[b].copts(&co, d >= 4 ? SHMKIT_KIND_LATEST : SHMKIT_KIND_QUEUE);
+            co.multi_producer = d == 2 || d == 3;
             co.seg.persistent = 1; /* both sides open it; we remove it at the end */
             snprintf(names[b][d], sizeof names[b][d], "shmkit-ab-%d-%d-%d", (int)getpid(),
                      b, d);
