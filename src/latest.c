@@ -33,11 +33,11 @@ int sk_latest_reserve(shmkit_writer_t *w, size_t len, void **buf)
     struct sk_latest_slot *s = slot_at(v, k);
     /* The slot's header and first value line, last read by the readers,
      * for writing before the load of seq: a load alone would fetch the
-     * header shared and the store take it again.  shmkit-ab's scratch
-     * latest round trips against the build before: 8 B and 64 B values
-     * 0.90-0.97x close together (320 -> 290 ns at a 60 ns line floor) and
-     * 0.83x far apart (1,170-1,240 -> 965-1,030 ns, 4 rounds); 1 KiB
-     * 1.01-1.03x. */
+     * header shared and the store take it again.  Latest round trips
+     * (shmkit-ab's l points) against the build before: 8 B and 64 B
+     * values 0.89-0.97x close together (320 -> 290 ns at a 60 ns line
+     * floor) and 0.83x far apart (1,170-1,240 -> 965-1,030 ns, 4 rounds);
+     * 1 KiB 0.93-1.03x. */
     sk_prefetch_w(s);
     sk_prefetch_w((unsigned char *)s + sizeof *s);
     uint64_t sq = atomic_load_explicit(&s->seq, memory_order_relaxed);
