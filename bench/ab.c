@@ -14,7 +14,8 @@
  * the remaining rounds.
  *
  * Points: rN a round trip of N bytes (copied in and out), mN the same over
- * multi-producer queues, lN over latest channels, sN a stream of N-byte messages sent one by one,
+ * multi-producer queues, lN over latest channels, kN through two
+ * seqlock-protected values (shmkit_seqlock_write / _read), sN a stream of N-byte messages sent one by one,
  * pN the same over a multi-producer queue (one producer), bN a stream
  * with send_more, for N in 8, 64, 1k.  Queues, spinning reader
  * and writer, default options otherwise.
@@ -58,6 +59,8 @@ typedef struct lib {
     int (*rclose)(shmkit_reader_t *);
     int (*unlink)(const char *);
     const char *(*err)(void);
+    void (*sl_write)(shmkit_seqlock_t *, void *, const void *, size_t);
+    int (*sl_read)(shmkit_seqlock_t *, void *, const void *, size_t, int64_t);
 } lib_t;
 
 typedef struct point {
@@ -69,6 +72,12 @@ typedef struct point {
 /* shared by the two processes */
 struct shared {
     _Alignas(64) _Atomic uint64_t line; /* the one-line floor */
+    /* the seqlock points' two values: [direction], a seqlock and then
+     * the value, as a user would lay them out */
+    struct {
+        _Alignas(64) shmkit_seqlock_t lock;
+        unsigned char value[1024];
+    } sl[2];
     _Alignas(64) _Atomic uint32_t arrived;
     _Atomic int failed;
     /* results, written by side A: [round][point][build] and floors */
@@ -105,6 +114,7 @@ static void usage(FILE *f)
             "  --points LIST   comma-separated, from r8 r64 r1k (round trip p50,\n"
             "                  ns), m8 m64 m1k (the same over multi-producer\n"
             "                  queues), l8 l64 l1k (over latest channels),\n"
+            "                  k8 k64 k1k (through two seqlock-protected values),\n"
             "                  s8 s64 s1k (stream sent one by one,\n"
             "                  M msg/s), p8 p64 p1k (the same over a multi-\n"
             "                  producer queue), b8 b64 b1k (stream with\n"
@@ -153,6 +163,8 @@ static int load(lib_t *l, const char *path)
     SYM(rclose, "shmkit_reader_close");
     SYM(unlink, "shmkit_segment_unlink");
     SYM(err, "shmkit_last_error");
+    SYM(sl_write, "shmkit_seqlock_write");
+    SYM(sl_read, "shmkit_seqlock_read");
 #undef SYM
     return 0;
 }
@@ -166,7 +178,7 @@ static int parse_points(const char *list)
     npoints = 0;
     for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
         point_t *p = &P[npoints];
-        if (npoints == MAX_POINTS || !strchr("rmlsbp", t[0]) || !t[0])
+        if (npoints == MAX_POINTS || !strchr("rmlksbp", t[0]) || !t[0])
             return -1;
         if (!strcmp(t + 1, "8"))
             p->size = 8;
@@ -310,6 +322,44 @@ static double run_point(int side, const point_t *p, const lib_t *l, shmkit_write
                         shmkit_reader_t *r, unsigned char *buf, uint64_t *lat)
 {
     size_t len;
+    if (p->kind == 'k') {
+        /* the sequence numbers go on from point to point, so that a value
+         * left from the last point never passes for this one's */
+        static uint64_t next = 1;
+        uint64_t t0 = 0;
+        for (uint64_t j = 0; j < RTT_N; j++, next++) {
+            int in = side == 0; /* the value this side waits for */
+            if (side == 0) {
+                t0 = ticks();
+                memcpy(buf, &next, 8);
+                l->sl_write(&SH->sl[0].lock, SH->sl[0].value, buf, p->size);
+            }
+            uint64_t got = 0, w0 = 0;
+            for (uint32_t n = 1;; n++) {
+                if (l->sl_read(&SH->sl[in].lock, buf, SH->sl[in].value, p->size,
+                               WAIT_NS) < 0)
+                    return fail("seqlock read", l), -1;
+                memcpy(&got, buf, 8);
+                if (got == next)
+                    break;
+                relax();
+                if (n % 4096)
+                    continue;
+                if (!w0)
+                    w0 = now_ns();
+                if (atomic_load(&SH->failed) || now_ns() - w0 > (uint64_t)WAIT_NS)
+                    return fail("no seqlock value came for 10 s", NULL), -1;
+            }
+            if (side == 0)
+                lat[j] = ticks() - t0;
+            else
+                l->sl_write(&SH->sl[1].lock, SH->sl[1].value, buf, p->size);
+        }
+        if (side)
+            return 0;
+        qsort(lat, RTT_N, sizeof *lat, cmp_u64);
+        return (double)lat[RTT_N / 2] * tsc_ns;
+    }
     if (p->kind == 'r' || p->kind == 'm' || p->kind == 'l') {
         for (uint64_t j = 0; j < RTT_N; j++) {
             if (side == 0) {
@@ -560,7 +610,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (parse_points(points) < 0) {
-        fprintf(stderr, "shmkit-ab: --points: '%s' is not a list of r8 r64 r1k m8 m64 m1k l8 l64 l1k "
+        fprintf(stderr, "shmkit-ab: --points: '%s' is not a list of r8 r64 r1k m8 m64 m1k l8 l64 l1k k8 k64 k1k "
                         "s8 s64 s1k p8 p64 p1k b8 b64 b1k\n", points);
         return 2;
     }

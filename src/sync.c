@@ -265,6 +265,13 @@ void shmkit_seqlock_write(shmkit_seqlock_t *s, void *dst, const void *src,
                           size_t len)
 {
     struct sk_seqlock *l = (struct sk_seqlock *)s;
+    /* The sequence word's line for writing before the load: readers poll
+     * it, so a load alone would fetch it shared and the store take it
+     * again.  shmkit-ab's k points (a value read back through a second
+     * seqlock, the value right after its lock), against the load alone,
+     * close together: 8 B 0.77-0.81x, 64 B 0.37-0.45x (300 -> 110-130 ns),
+     * 1 KiB 0.79-0.80x. */
+    sk_prefetch_w(l);
     uint32_t v = atomic_load_explicit(&l->seq, memory_order_relaxed);
     atomic_store_explicit(&l->seq, v | 1u, memory_order_relaxed);
     /* orders the odd mark before the data stores; pairs with the acquire
