@@ -13,12 +13,12 @@
  * left out of the summary, which gives per point the median of B / A over
  * the remaining rounds.
  *
- * Points: rN a round trip of N bytes (copied in and out), mN the same over
- * multi-producer queues, lN over latest channels, kN through two
- * seqlock-protected values (shmkit_seqlock_write / _read), sN a stream of N-byte messages sent one by one,
- * pN the same over a multi-producer queue (one producer), bN a stream
- * with send_more, for N in 8, 64, 1k.  Queues, spinning reader
- * and writer, default options otherwise.
+ * Points, for N in 8, 64, 1k: rN a round trip of N bytes (copied in and
+ * out) over queues, mN over multi-producer queues, lN over latest
+ * channels, kN through two seqlock-protected values (shmkit_seqlock_write
+ * and _read); sN a stream of N-byte messages sent one by one, pN the same
+ * through a multi-producer queue (one producer), bN a stream sent with
+ * send_more.  Readers and writers spin; other options are the defaults.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
