@@ -203,6 +203,9 @@ typedef struct result {
     char variant[16];  /* copy / zero-copy / hand-off / -                   */
     size_t size;
     lat_stats_t lat;
+    lat_stats_t pair;          /* peer round trip: shmkit's queue (spin, same
+                                  payload) in the same two processes,
+                                  interleaved with it (n 0: not measured) */
     double line_p50;           /* cache-line floor measured next to it     */
     double futex_p50;          /* block: futex floor measured next to it   */
     double ref_adj;            /* throughput: msgs_s / ref_adj = x ref, the
@@ -228,6 +231,8 @@ void section(const char *title);
 
 /* the generic harness */
 int run_rtt(const mech_t *m, size_t size, int pay, int wait, const char *mode);
+/* a peer's round trips, side by side with shmkit's queue (result_t.pair) */
+int run_peer_rtt(const mech_t *m, size_t size, int pay, const char *mode);
 int run_tput(const mech_t *m, size_t size, int pay, int wait, const char *mode);
 int run_burst(const mech_t *m, size_t size, int wait, const char *mode);
 

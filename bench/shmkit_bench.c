@@ -428,6 +428,13 @@ static void print_result(const result_t *r)
         if (r->note[0])
             printf("  %s", r->note);
         printf("\n");
+        if (r->pair.n > 0 && r->pair.p50 > 0)
+            printf("%-34s %-8s %-9s %7s %8.0f %8.0f %8.0f %8.0f %9.0f %8.0f  "
+                   "%s / queue: p50 %.2fx, p99.9 %.2fx\n",
+                   "  shmkit queue, alongside", "spin", r->variant, sz, r->pair.p50,
+                   r->pair.p90, r->pair.p99, r->pair.p999, r->pair.max, r->pair.mean,
+                   r->mech, r->lat.p50 / r->pair.p50,
+                   r->pair.p999 > 0 ? r->lat.p999 / r->pair.p999 : 0);
         break;
     case R_TPUT: {
         double ref = 0;
@@ -590,59 +597,120 @@ static int child_open(point_t *p, int side, void **ep, unsigned char **buf)
     return 0;
 }
 
-static int rtt_child(int side, void *arg)
+/* Round trips first .. first + count - 1 over one end of a point (the
+ * pinger, side 0, times each into lat[i - first] when lat is set).  0, or
+ * 1 (reported). */
+static int rtt_rounds(const point_t *p, void *ep, unsigned char *buf, int side, long first,
+                      long count, uint64_t *lat)
 {
-    point_t *p = arg;
     const mech_t *m = p->m;
-    void *ep;
-    unsigned char *buf;
-    if (child_open(p, side, &ep, &buf) < 0)
-        return 1;
     size_t size = p->size;
-    long n = point_rounds(size);
-    long warm = size >= (1u << 20) ? cfg.warmup / 10 : cfg.warmup;
     uint64_t s = 0;
-    bench_barrier(2);
-    if (side == 0) {
-        for (long i = 0; i < warm + n; i++) {
+    for (long i = first; i < first + count; i++) {
+        if (side == 0) {
             uint64_t t0 = bench_ticks();
             if (p->pay == PAY_COPY)
                 memcpy(buf, &i, 8);
             if (m->send(ep, buf, size, p->pay, (uint64_t)i) < 0) {
-                child_fail("send failed at round trip %ld", i);
+                child_fail("%s: send failed at round trip %ld", m->name, i);
                 return 1;
             }
             if (m->recv(ep, buf, size, p->pay, &s) != 0) {
-                child_fail("receive failed at round trip %ld", i);
+                child_fail("%s: receive failed at round trip %ld", m->name, i);
                 return 1;
             }
             uint64_t t1 = bench_ticks();
             if (s != (uint64_t)i) {
-                child_fail("round trip %ld came back as %llu", i,
+                child_fail("%s: round trip %ld came back as %llu", m->name, i,
                            (unsigned long long)s);
                 return 1;
             }
-            if (i >= warm)
-                ctl->lat[i - warm] = t1 - t0;
-        }
-    } else {
-        for (long i = 0; i < warm + n; i++) {
+            if (lat)
+                lat[i - first] = t1 - t0;
+        } else {
             if (m->recv(ep, buf, size, p->pay, &s) != 0) {
-                child_fail("receive failed at ping %ld", i);
+                child_fail("%s: receive failed at ping %ld", m->name, i);
                 return 1;
             }
             if (s != (uint64_t)i) {
-                child_fail("ping %ld arrived as %llu", i, (unsigned long long)s);
+                child_fail("%s: ping %ld arrived as %llu", m->name, i,
+                           (unsigned long long)s);
                 return 1;
             }
             if (m->send(ep, buf, size, p->pay, s) < 0) {
-                child_fail("send failed at pong %ld", i);
+                child_fail("%s: send failed at pong %ld", m->name, i);
                 return 1;
             }
         }
     }
-    m->close(ep, side);
+    return 0;
+}
+
+static long point_warmup(size_t size)
+{
+    return size >= (1u << 20) ? cfg.warmup / 10 : cfg.warmup;
+}
+
+static int rtt_child(int side, void *arg)
+{
+    point_t *p = arg;
+    void *ep;
+    unsigned char *buf;
+    if (child_open(p, side, &ep, &buf) < 0)
+        return 1;
+    long n = point_rounds(p->size), warm = point_warmup(p->size);
+    bench_barrier(2);
+    if (rtt_rounds(p, ep, buf, side, 0, warm, NULL) ||
+        rtt_rounds(p, ep, buf, side, warm, n, ctl->lat))
+        return 1;
+    p->m->close(ep, side);
     free(buf);
+    return 0;
+}
+
+/* A peer's round trips side by side with shmkit's queue, in the same two
+ * processes: PAIR_BLOCKS blocks, each a share of the warm-up and of the
+ * timed round trips of one and then of the other (the order alternates).
+ * Two points measured one after the other, each in processes of its own,
+ * often ran on different placements of the two vCPUs (line floors from
+ * 70 to 360 ns within one run), and no floor normalises a 1 MiB copy.
+ * The queue's samples go to ctl->lat[0 .. n), the peer's to [n .. 2n). */
+#define PAIR_BLOCKS 8
+
+struct pair_arg {
+    point_t *p[2]; /* [0] shmkit's queue, [1] the peer */
+};
+
+static long pair_blocks(long n)
+{
+    return n >= PAIR_BLOCKS ? PAIR_BLOCKS : 1;
+}
+
+static int pair_child(int side, void *arg)
+{
+    struct pair_arg *a = arg;
+    void *ep[2];
+    unsigned char *buf[2];
+    for (int j = 0; j < 2; j++)
+        if (child_open(a->p[j], side, &ep[j], &buf[j]) < 0)
+            return 1;
+    long n = point_rounds(a->p[0]->size), nb = pair_blocks(n);
+    long per = n / nb, warm = point_warmup(a->p[0]->size) / nb, next[2] = {0, 0};
+    bench_barrier(2);
+    for (long b = 0; b < nb; b++)
+        for (int k = 0; k < 2; k++) {
+            int j = k ^ (int)(b & 1);
+            const point_t *p = a->p[j];
+            if (rtt_rounds(p, ep[j], buf[j], side, next[j], warm, NULL) ||
+                rtt_rounds(p, ep[j], buf[j], side, next[j] + warm, per,
+                           ctl->lat + (size_t)j * (size_t)n + (size_t)(b * per)))
+                return 1;
+            next[j] += warm + per;
+        }
+    for (int j = 0; j < 2; j++) {
+        a->p[j]->m->close(ep[j], side);
+        free(buf[j]);
+    }
     return 0;
 }
 
@@ -697,75 +765,111 @@ static void point_result(result_t *res, int type, const mech_t *m, const char *m
     res->size = size;
 }
 
-int run_rtt(const mech_t *m, size_t size, int pay, int wait, const char *mode)
+/* The point's p50 .. mean of each repetition, into v[0..5][k]. */
+static void keep_rep(double v[6][16], int k, lat_stats_t st)
+{
+    v[0][k] = st.p50;
+    v[1][k] = st.p90;
+    v[2][k] = st.p99;
+    v[3][k] = st.p999;
+    v[4][k] = st.max;
+    v[5][k] = st.mean;
+}
+
+/* their medians, for a point run --repeat times */
+static lat_stats_t median_reps(double v[6][16], int reps, lat_stats_t last)
+{
+    if (reps <= 1)
+        return last;
+    last.p50 = median(v[0], reps);
+    last.p90 = median(v[1], reps);
+    last.p99 = median(v[2], reps);
+    last.p999 = median(v[3], reps);
+    last.max = median(v[4], reps);
+    last.mean = median(v[5], reps);
+    return last;
+}
+
+/* A round-trip point, or with paired set (a peer's) the point side by side
+ * with shmkit's queue at the same size and payload: see pair_child. */
+static int rtt_point(const mech_t *m, size_t size, int pay, int wait, const char *mode,
+                     int paired)
 {
     char label[256];
     make_label(label, sizeof label, m, mode, pay, size, "rtt");
     if (!want(label))
         return 0;
-    point_t p;
-    int r = setup_point(&p, m, size, pay, wait, 0, label);
-    if (r)
-        return r > 0 ? 0 : -1;
+    point_t p, q;
+    struct pair_arg pa = {{&q, &p}};
     long n = point_rounds(size);
-    int reps = cfg.repeat > 0 ? cfg.repeat : 1;
+    if (paired)
+        n = n / pair_blocks(n) * pair_blocks(n);
+    int reps = cfg.repeat > 0 ? (cfg.repeat < 16 ? cfg.repeat : 16) : 1;
     int block = !strcmp(mode, "block");
-    double v[8][16];
-    lat_stats_t st = {0};
+    double v[6][16], vq[6][16], line[16], fut[16];
+    lat_stats_t st = {0}, sq = {0};
     int ok = 1;
-    child_exit_clean = (m->flags & MECH_EXIT) != 0;
-    for (int k = 0; k < reps && k < 16; k++) {
+    for (int k = 0; k < reps; k++) {
         /* each repetition on fresh channels, as a separate run would be (a
          * latest channel keeps the last run's value) */
-        if (k > 0) {
-            if (m->teardown)
+        int r = setup_point(&p, m, size, pay, wait, 0, label);
+        if (r == 0 && paired) {
+            r = setup_point(&q, &mech_sk_queue, size, pay, SHMKIT_WAIT_SPIN, 0, label);
+            if (r != 0 && m->teardown)
                 m->teardown(&p);
-            if (setup_point(&p, m, size, pay, wait, 0, label) != 0) {
-                add_failure(label, "setting up a repetition failed");
-                return -1;
-            }
         }
-        v[6][k] = line_floor_now();
-        v[7][k] = block ? futex_floor_now() : 0;
+        if (r) {
+            if (k > 0)
+                add_failure(label, "setting up a repetition failed");
+            return r > 0 && k == 0 ? 0 : -1;
+        }
+        line[k] = line_floor_now();
+        fut[k] = block ? futex_floor_now() : 0;
         ctl_reset(2);
-        int timeout = 60 + (int)(n / 2000);
-        if (run_children(2, 1, rtt_child, &p, timeout) < 0) {
+        int timeout = 60 + (int)(n / 2000) * (paired ? 2 : 1);
+        child_exit_clean = ((m->flags | (paired ? mech_sk_queue.flags : 0)) & MECH_EXIT) != 0;
+        int rc = paired ? run_children(2, 1, pair_child, &pa, timeout)
+                        : run_children(2, 1, rtt_child, &p, timeout);
+        child_exit_clean = 0;
+        if (paired && mech_sk_queue.teardown)
+            mech_sk_queue.teardown(&q);
+        if (m->teardown)
+            m->teardown(&p);
+        if (rc < 0) {
             add_failure(label, ctl->why);
             ok = 0;
             break;
         }
-        st = stats_from(ctl->lat, n);
-        v[0][k] = st.p50;
-        v[1][k] = st.p90;
-        v[2][k] = st.p99;
-        v[3][k] = st.p999;
-        v[4][k] = st.max;
-        v[5][k] = st.mean;
+        st = stats_from(ctl->lat + (paired ? n : 0), n);
+        keep_rep(v, k, st);
+        if (paired) {
+            sq = stats_from(ctl->lat, n);
+            keep_rep(vq, k, sq);
+        }
     }
-    child_exit_clean = 0;
-    if (m->teardown)
-        m->teardown(&p);
     if (!ok)
         return -1;
-    if (reps > 1) {
-        st.p50 = median(v[0], reps);
-        st.p90 = median(v[1], reps);
-        st.p99 = median(v[2], reps);
-        st.p999 = median(v[3], reps);
-        st.max = median(v[4], reps);
-        st.mean = median(v[5], reps);
-    }
-    double adj = reps > 1 ? median(v[6], reps) : v[6][0];
-    double fadj = reps > 1 ? median(v[7], reps) : v[7][0];
     result_t res;
     point_result(&res, R_RTT, m, mode, pay, size);
-    res.lat = st;
-    res.line_p50 = adj;
-    res.futex_p50 = fadj;
+    res.lat = median_reps(v, reps, st);
+    if (paired)
+        res.pair = median_reps(vq, reps, sq);
+    res.line_p50 = reps > 1 ? median(line, reps) : line[0];
+    res.futex_p50 = reps > 1 ? median(fut, reps) : fut[0];
     if (size >= (1u << 20))
-        snprintf(res.note, sizeof res.note, "(%ld + %ld round trips)", cfg.warmup / 10, n);
+        snprintf(res.note, sizeof res.note, "(%ld + %ld round trips)", point_warmup(size), n);
     add_result(&res);
     return 0;
+}
+
+int run_rtt(const mech_t *m, size_t size, int pay, int wait, const char *mode)
+{
+    return rtt_point(m, size, pay, wait, mode, 0);
+}
+
+int run_peer_rtt(const mech_t *m, size_t size, int pay, const char *mode)
+{
+    return rtt_point(m, size, pay, 0, mode, 1);
 }
 
 /* ---- the generic one-way throughput ------------------------------------------ */
@@ -1117,6 +1221,12 @@ static int write_json(const char *path)
             if (r->futex_p50 > 0)
                 fprintf(f, ", \"futex_floor_p50_ns\": %.1f, \"x_futex_floor\": %.3f",
                         r->futex_p50, r->lat.p50 / r->futex_p50);
+            if (r->pair.n > 0)
+                fprintf(f, ", \"shmkit_queue_alongside\": {\"n\": %ld, \"p50_ns\": %.1f, "
+                           "\"p90_ns\": %.1f, \"p99_ns\": %.1f, \"p999_ns\": %.1f, "
+                           "\"max_ns\": %.1f, \"mean_ns\": %.1f}",
+                        r->pair.n, r->pair.p50, r->pair.p90, r->pair.p99, r->pair.p999,
+                        r->pair.max, r->pair.mean);
             break;
         case R_TPUT:
             fprintf(f, ", \"msgs_per_s\": %.0f, \"gb_per_s\": %.4f, "
@@ -1524,36 +1634,51 @@ static void print_targets(void)
         }
     }
     /* faster than every peer at every size (p50 and p99.9), spin vs spin.
-     * Each point is divided by the cache-line floor measured right before
-     * it: a hypervisor that moves the two vCPUs between the shmkit point
-     * and the peer's, minutes apart, changes every latency by up to 4x
-     * (seen here: a 431 ns floor, later 90 ns), and raw times would then
-     * compare the machine's placements, not the mechanisms. */
-    int cmp = 0, won50 = 0, won999 = 0;
+     * A peer's point carries shmkit's queue measured alongside it, in the
+     * same two processes (run_peer_rtt): compared as they are.  Otherwise
+     * (an older caller) each point is divided by the cache-line floor
+     * measured right before it, which follows the placement of the vCPUs
+     * only roughly, and not at all for copies of 64 KiB and more. */
+    int cmp = 0, won50 = 0, won999 = 0, side = 0;
     char lost_to[512] = "";
     for (size_t i = 0; i < nresults; i++) {
         const result_t *r = &results[i];
-        if (r->type != R_RTT || strcmp(r->group, "peer") || strcmp(r->variant, "copy"))
+        if (r->type != R_RTT || strcmp(r->group, "peer"))
             continue;
-        const result_t *me = find_result(R_RTT, "shmkit", "queue", "spin", "copy", r->size);
-        if (!me)
-            continue;
+        double m50, m999, p50 = r->lat.p50, p999 = r->lat.p999;
+        if (r->pair.n > 0) {
+            m50 = r->pair.p50;
+            m999 = r->pair.p999;
+            side++;
+        } else {
+            const result_t *me = strcmp(r->variant, "copy")
+                                     ? NULL
+                                     : find_result(R_RTT, "shmkit", "queue", "spin", "copy",
+                                                   r->size);
+            if (!me)
+                continue;
+            int norm = me->line_p50 > 0 && r->line_p50 > 0;
+            m50 = me->lat.p50 / (norm ? me->line_p50 : 1);
+            m999 = me->lat.p999 / (norm ? me->line_p50 : 1);
+            p50 /= norm ? r->line_p50 : 1;
+            p999 /= norm ? r->line_p50 : 1;
+        }
         cmp++;
-        double fm = me->line_p50 > 0 && r->line_p50 > 0 ? me->line_p50 : 1;
-        double fr = me->line_p50 > 0 && r->line_p50 > 0 ? r->line_p50 : 1;
-        int w50 = me->lat.p50 / fm < r->lat.p50 / fr;
-        int w999 = me->lat.p999 / fm < r->lat.p999 / fr;
+        int w50 = m50 < p50, w999 = m999 < p999;
         won50 += w50;
         won999 += w999;
         if (!w50 || !w999) {
             size_t l = strlen(lost_to);
-            snprintf(lost_to + l, sizeof lost_to - l, " %s@%zu", r->mech, r->size);
+            snprintf(lost_to + l, sizeof lost_to - l, " %s%s@%zu%s", r->mech,
+                     strcmp(r->variant, "copy") ? " zero-copy" : "", r->size,
+                     w50 ? "(p99.9)" : w999 ? "(p50)" : "");
         }
     }
     if (cmp)
         printf("  %-62s %d/%d p50, %d/%d p99.9%s%s\n",
-               "queue spin RTT / floor below the peers' (points won)", won50, cmp, won999, cmp,
-               lost_to[0] ? "; not faster:" : "", lost_to);
+               side == cmp ? "queue spin RTT below the peers' (side by side; points won)"
+                           : "queue spin RTT below the peers' (points won)",
+               won50, cmp, won999, cmp, lost_to[0] ? "; not faster:" : "", lost_to);
 }
 
 /* ---- main ----------------------------------------------------------------------- */
@@ -1632,10 +1757,16 @@ static int check_dev_shm(void)
 static const size_t all_sizes[] = {8, 64, 1024, 65536, 1 << 20};
 #define NSIZES 5
 
-static void run_kernel(const mech_t *m)
+/* a kernel baseline's points; peer: a peer's, its round trips side by side
+ * with shmkit's queue */
+static void run_kernel(const mech_t *m, int peer)
 {
-    for (int i = 0; i < NSIZES; i++)
-        run_rtt(m, all_sizes[i], PAY_COPY, 0, "-");
+    for (int i = 0; i < NSIZES; i++) {
+        if (peer)
+            run_peer_rtt(m, all_sizes[i], PAY_COPY, "-");
+        else
+            run_rtt(m, all_sizes[i], PAY_COPY, 0, "-");
+    }
     for (int i = 0; i < NSIZES; i++)
         run_tput(m, all_sizes[i], PAY_COPY, 0, "-");
 }
@@ -1740,7 +1871,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     long most = cfg.big_rounds > cfg.rounds ? cfg.big_rounds : cfg.rounds;
-    ctl_size = sizeof(struct ctrl) + (size_t)(most + 16) * sizeof(uint64_t);
+    /* two points' samples: a peer's round trips side by side with shmkit's */
+    ctl_size = sizeof(struct ctrl) + (size_t)(2 * most + 16) * sizeof(uint64_t);
     ctl = mmap(NULL, ctl_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (ctl == MAP_FAILED) {
         perror("mmap");
@@ -1821,12 +1953,14 @@ int main(int argc, char **argv)
     /* kernel */
     section("kernel");
     if (cfg.quick) {
-        run_rtt(&mech_pipe, 64, PAY_COPY, 0, "-");
+        /* side by side with the queue, as the peers' points run (and so
+         * that CTest's quick run, which has no peers, runs that path) */
+        run_peer_rtt(&mech_pipe, 64, PAY_COPY, "-");
         run_tput(&mech_pipe, 64, PAY_COPY, 0, "-");
     } else {
-        run_kernel(&mech_pipe);
-        run_kernel(&mech_unix);
-        run_kernel(&mech_mq);
+        run_kernel(&mech_pipe, 0);
+        run_kernel(&mech_unix, 0);
+        run_kernel(&mech_mq, 0);
         mq_restore_limits();
     }
 
@@ -1835,8 +1969,8 @@ int main(int argc, char **argv)
         section("peers (spin / busy-poll where the peer has it)");
 #ifdef HAVE_ICEORYX
         for (int i = 0; i < NSIZES; i++) {
-            run_rtt(&mech_iceoryx, all_sizes[i], PAY_COPY, 0, "spin");
-            run_rtt(&mech_iceoryx, all_sizes[i], PAY_ZC, 0, "spin");
+            run_peer_rtt(&mech_iceoryx, all_sizes[i], PAY_COPY, "spin");
+            run_peer_rtt(&mech_iceoryx, all_sizes[i], PAY_ZC, "spin");
         }
         for (int i = 0; i < NSIZES; i++) {
             run_tput(&mech_iceoryx, all_sizes[i], PAY_COPY, 0, "spin");
@@ -1848,13 +1982,13 @@ int main(int argc, char **argv)
                                   "(and iceoryx's iox-roudi), then re-run cmake");
 #endif
 #ifdef HAVE_ZMQ
-        run_kernel(&mech_zmq);
+        run_kernel(&mech_zmq, 1);
 #else
         add_skip("peer: zeromq", "not built in; install libzmq3-dev, then re-run cmake");
 #endif
 #ifdef HAVE_BOOST
         for (int i = 0; i < NSIZES; i++)
-            run_rtt(&mech_boost, all_sizes[i], PAY_COPY, 0, "spin");
+            run_peer_rtt(&mech_boost, all_sizes[i], PAY_COPY, "spin");
         for (int i = 0; i < NSIZES; i++)
             run_tput(&mech_boost, all_sizes[i], PAY_COPY, 0, "spin");
 #else
