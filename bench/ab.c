@@ -18,7 +18,8 @@
  * channels, kN through two seqlock-protected values (shmkit_seqlock_write
  * and _read); sN a stream of N-byte messages sent one by one, pN the same
  * through a multi-producer queue (one producer), bN a stream sent with
- * send_more.  Readers and writers spin; other options are the defaults.
+ * send_more, hN a hand-off stream (reserve, the first 8 bytes written,
+ * commit; peek, those 8 read, release).  s and h also take N = 64k.  Readers and writers spin; other options are the defaults.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -61,11 +62,15 @@ typedef struct lib {
     const char *(*err)(void);
     void (*sl_write)(shmkit_seqlock_t *, void *, const void *, size_t);
     int (*sl_read)(shmkit_seqlock_t *, void *, const void *, size_t, int64_t);
+    int (*reserve)(shmkit_writer_t *, size_t, void **, int64_t);
+    int (*commit)(shmkit_writer_t *, size_t);
+    int (*peek)(shmkit_reader_t *, const void **, size_t *, int64_t);
+    int (*release)(shmkit_reader_t *);
 } lib_t;
 
 typedef struct point {
     char name[8];
-    char kind;   /* 'r' round trip, 's' stream, 'b' batched stream */
+    char kind;   /* 'r' round trip, 's' stream, 'b' batched stream, ... */
     size_t size;
 } point_t;
 
@@ -118,7 +123,9 @@ static void usage(FILE *f)
             "                  s8 s64 s1k (stream sent one by one,\n"
             "                  M msg/s), p8 p64 p1k (the same over a multi-\n"
             "                  producer queue), b8 b64 b1k (stream with\n"
-            "                  send_more)\n"
+            "                  send_more), h8 h64 h1k (hand-off stream: reserve,\n"
+            "                  8 bytes written, commit; peek, 8 read, release);\n"
+            "                  s and h also at 64k\n"
             "                  (default r8,r64,s8,s64,s1k,b64)\n"
             "  --rounds N      rounds (default 8, at most %d)\n"
             "  --seconds S     duration of each stream point (default 0.3)\n"
@@ -165,6 +172,10 @@ static int load(lib_t *l, const char *path)
     SYM(err, "shmkit_last_error");
     SYM(sl_write, "shmkit_seqlock_write");
     SYM(sl_read, "shmkit_seqlock_read");
+    SYM(reserve, "shmkit_writer_reserve");
+    SYM(commit, "shmkit_writer_commit");
+    SYM(peek, "shmkit_reader_peek");
+    SYM(release, "shmkit_reader_release");
 #undef SYM
     return 0;
 }
@@ -178,7 +189,7 @@ static int parse_points(const char *list)
     npoints = 0;
     for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
         point_t *p = &P[npoints];
-        if (npoints == MAX_POINTS || !strchr("rmlksbp", t[0]) || !t[0])
+        if (npoints == MAX_POINTS || !strchr("rmlksbph", t[0]) || !t[0])
             return -1;
         if (!strcmp(t + 1, "8"))
             p->size = 8;
@@ -186,6 +197,8 @@ static int parse_points(const char *list)
             p->size = 64;
         else if (!strcmp(t + 1, "1k"))
             p->size = 1024;
+        else if (!strcmp(t + 1, "64k") && strchr("sh", t[0]))
+            p->size = 65536;
         else
             return -1;
         p->kind = t[0];
@@ -389,9 +402,19 @@ static double run_point(int side, const point_t *p, const lib_t *l, shmkit_write
         memset(buf, 0x5a, p->size);
         while (now_ns() - t0 < dur)
             for (int k = 0; k < 256; k++, n++) {
-                memcpy(buf, &n, 8);
-                int rc = p->kind == 'b' ? l->send_more(w, buf, p->size, WAIT_NS)
+                int rc;
+                if (p->kind == 'h') { /* written in place: the 8 bytes only */
+                    void *d;
+                    rc = l->reserve(w, p->size, &d, WAIT_NS);
+                    if (rc == 0) {
+                        memcpy(d, &n, 8);
+                        rc = l->commit(w, p->size);
+                    }
+                } else {
+                    memcpy(buf, &n, 8);
+                    rc = p->kind == 'b' ? l->send_more(w, buf, p->size, WAIT_NS)
                                         : l->send(w, buf, p->size, WAIT_NS);
+                }
                 if (rc < 0)
                     return fail("stream send", l), -1;
             }
@@ -404,9 +427,18 @@ static double run_point(int side, const point_t *p, const lib_t *l, shmkit_write
     }
     for (uint64_t want = 0;; want++) {
         uint64_t s;
-        if (l->recv(r, buf, 65536, &len, WAIT_NS) < 0)
+        if (p->kind == 'h') { /* read in place: the 8 bytes only */
+            const void *d;
+            if (l->peek(r, &d, &len, WAIT_NS) < 0)
+                return fail("stream peek", l), -1;
+            memcpy(&s, d, 8);
+            if (l->release(r) < 0)
+                return fail("stream release", l), -1;
+        } else if (l->recv(r, buf, 65536, &len, WAIT_NS) < 0) {
             return fail("stream receive", l), -1;
-        memcpy(&s, buf, 8);
+        } else {
+            memcpy(&s, buf, 8);
+        }
         if (s == UINT64_MAX)
             break;
         if (s != want || len != p->size)
@@ -611,7 +643,7 @@ int main(int argc, char **argv)
     }
     if (parse_points(points) < 0) {
         fprintf(stderr, "shmkit-ab: --points: '%s' is not a list of r8 r64 r1k m8 m64 m1k l8 l64 l1k k8 k64 k1k "
-                        "s8 s64 s1k p8 p64 p1k b8 b64 b1k\n", points);
+                        "s8 s64 s1k s64k p8 p64 p1k b8 b64 b1k h8 h64 h1k h64k\n", points);
         return 2;
     }
     if (cpu[0] < 0) {
