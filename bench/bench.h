@@ -203,9 +203,13 @@ typedef struct result {
     char variant[16];  /* copy / zero-copy / hand-off / -                   */
     size_t size;
     lat_stats_t lat;
-    lat_stats_t pair;          /* peer round trip: shmkit's queue (spin, same
-                                  payload) in the same two processes,
-                                  interleaved with it (n 0: not measured) */
+    lat_stats_t pair;          /* round trip: the partner's, in the same two
+                                  processes, interleaved with it (a peer's:
+                                  shmkit's queue, spin, same payload; the
+                                  queue's block: the futex floor); n 0:
+                                  none */
+    char pair_mech[48];        /* the partner's name and wait mode         */
+    char pair_mode[16];
     double line_p50;           /* cache-line floor measured next to it     */
     double futex_p50;          /* block: futex floor measured next to it   */
     double ref_adj;            /* throughput: msgs_s / ref_adj = x ref, the
@@ -233,11 +237,15 @@ void section(const char *title);
 int run_rtt(const mech_t *m, size_t size, int pay, int wait, const char *mode);
 /* a peer's round trips, side by side with shmkit's queue (result_t.pair) */
 int run_peer_rtt(const mech_t *m, size_t size, int pay, const char *mode);
+/* a point's round trips, side by side with partner pm's */
+int run_rtt_beside(const mech_t *m, size_t size, int pay, int wait, const char *mode,
+                   const mech_t *pm, int pwait, const char *pmode);
 int run_tput(const mech_t *m, size_t size, int pay, int wait, const char *mode);
 int run_burst(const mech_t *m, size_t size, int wait, const char *mode);
 
 /* floors.c */
 int run_floors(void);
+extern const mech_t mech_futex; /* the futex floor as a mechanism */
 double floor_line_p50(void);
 double line_floor_now(void); /* a short cache-line floor, p50 ns */
 double floor_line_p999(void);

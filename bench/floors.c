@@ -191,11 +191,12 @@ struct fx_dir {
     _Atomic uint32_t waiting;
 };
 static struct fx_dir *FX; /* [0] ping, [1] pong */
-static int fx_spin;        /* pauses before blocking; 0 = block right away */
+static int fx_spin;        /* fx_child's: pauses before blocking */
 
-static void fx_wait(struct fx_dir *d, uint32_t want)
+/* spin: pauses before blocking; 0 = block right away */
+static void fx_wait(struct fx_dir *d, uint32_t want, int spin)
 {
-    for (int k = 0; k < fx_spin; k++) {
+    for (int k = 0; k < spin; k++) {
         if (atomic_load_explicit(&d->val, memory_order_acquire) == want)
             return;
         cpu_pause();
@@ -204,7 +205,7 @@ static void fx_wait(struct fx_dir *d, uint32_t want)
         uint32_t v = atomic_load_explicit(&d->val, memory_order_acquire);
         if (v == want)
             return;
-        if (fx_spin) {
+        if (spin) {
             atomic_store_explicit(&d->waiting, 1, memory_order_relaxed);
             /* Dekker with the waker: announce, then re-check */
             atomic_thread_fence(memory_order_seq_cst);
@@ -215,15 +216,15 @@ static void fx_wait(struct fx_dir *d, uint32_t want)
             }
         }
         syscall(SYS_futex, &d->val, FUTEX_WAIT, v, NULL, NULL, 0);
-        if (fx_spin)
+        if (spin)
             atomic_store_explicit(&d->waiting, 0, memory_order_relaxed);
     }
 }
 
-static void fx_post(struct fx_dir *d, uint32_t v)
+static void fx_post(struct fx_dir *d, uint32_t v, int spin)
 {
     atomic_store_explicit(&d->val, v, memory_order_release);
-    if (fx_spin) {
+    if (spin) {
         /* Dekker with the waiter: publish, then look for a sleeper */
         atomic_thread_fence(memory_order_seq_cst);
         if (!atomic_load_explicit(&d->waiting, memory_order_relaxed))
@@ -240,14 +241,14 @@ static int fx_child(int side, void *arg)
     if (side == 0) {
         for (long i = 0; i < n; i++) {
             uint64_t t0 = bench_ticks();
-            fx_post(&FX[0], (uint32_t)i + 1);
-            fx_wait(&FX[1], (uint32_t)i + 1);
+            fx_post(&FX[0], (uint32_t)i + 1, fx_spin);
+            fx_wait(&FX[1], (uint32_t)i + 1, fx_spin);
             record(i, t0, bench_ticks());
         }
     } else {
         for (long i = 0; i < n; i++) {
-            fx_wait(&FX[0], (uint32_t)i + 1);
-            fx_post(&FX[1], (uint32_t)i + 1);
+            fx_wait(&FX[0], (uint32_t)i + 1, fx_spin);
+            fx_post(&FX[1], (uint32_t)i + 1, fx_spin);
         }
     }
     return 0;
@@ -539,6 +540,72 @@ static double short_floor_p50(int (*fn)(int, void *), long warm, long n)
     bench_stats(ctl->lat, fl_n, &st);
     return st.p50;
 }
+
+/* The futex floor as a mechanism, to run side by side with a blocking
+ * point (run_rtt_beside): the same wait and wake as fx_child, with no
+ * payload; each end counts what it received, and the k-th message it
+ * receives carries k (the harness's sequence numbers start at 0 for each
+ * mechanism and alternate ping and pong). */
+struct fx_ep {
+    struct fx_dir *in, *out;
+    uint64_t received;
+};
+
+static int fxm_setup(point_t *p, char *why, size_t n)
+{
+    void *m = shared_map(4096);
+    if (!m) {
+        snprintf(why, n, "mmap: %s", strerror(errno));
+        return -1;
+    }
+    p->h[0] = (intptr_t)m; /* the children inherit the mapping */
+    return 0;
+}
+
+static int fxm_open(point_t *p, int side, void **ep)
+{
+    struct fx_dir *d = (struct fx_dir *)p->h[0];
+    struct fx_ep *e = calloc(1, sizeof *e);
+    if (!e)
+        return -1;
+    e->out = &d[side];
+    e->in = &d[!side];
+    *ep = e;
+    return 0;
+}
+
+static int fxm_send(void *ep, const void *buf, size_t len, int pay, uint64_t seq)
+{
+    (void)buf, (void)len, (void)pay;
+    struct fx_ep *e = ep;
+    fx_post(e->out, (uint32_t)seq + 1, 0);
+    return 0;
+}
+
+static int fxm_recv(void *ep, void *buf, size_t len, int pay, uint64_t *seq)
+{
+    (void)buf, (void)len, (void)pay;
+    struct fx_ep *e = ep;
+    fx_wait(e->in, (uint32_t)e->received + 1, 0);
+    *seq = e->received++;
+    return 0;
+}
+
+static void fxm_close(void *ep, int side)
+{
+    (void)side;
+    free(ep);
+}
+
+static void fxm_teardown(point_t *p)
+{
+    if (p->h[0])
+        munmap((void *)p->h[0], 4096);
+    p->h[0] = 0;
+}
+
+const mech_t mech_futex = {"floor", "futex wait/wake", 0, 0, 64, fxm_setup, fxm_open,
+                           fxm_send, fxm_recv, fxm_close, fxm_teardown};
 
 /* The futex floor again, briefly (200 + 2000 round trips, 40-120 ms),
  * right before a blocking round-trip point.  Returns its p50 in ns, or 0. */

@@ -428,13 +428,19 @@ static void print_result(const result_t *r)
         if (r->note[0])
             printf("  %s", r->note);
         printf("\n");
-        if (r->pair.n > 0 && r->pair.p50 > 0)
+        if (r->pair.n > 0 && r->pair.p50 > 0) {
+            char pl[64];
+            snprintf(pl, sizeof pl, "  %s, alongside", r->pair_mech);
             printf("%-34s %-8s %-9s %7s %8.0f %8.0f %8.0f %8.0f %9.0f %8.0f  "
-                   "%s / queue: p50 %.2fx, p99.9 %.2fx\n",
-                   "  shmkit queue, alongside", "spin", r->variant, sz, r->pair.p50,
-                   r->pair.p90, r->pair.p99, r->pair.p999, r->pair.max, r->pair.mean,
-                   r->mech, r->lat.p50 / r->pair.p50,
+                   "%s%s%s / %s%s%s: p50 %.2fx, p99.9 %.2fx\n",
+                   pl, r->pair_mode, r->variant, sz, r->pair.p50, r->pair.p90, r->pair.p99,
+                   r->pair.p999, r->pair.max, r->pair.mean, r->mech,
+                   strcmp(r->mode, "-") ? " " : "", strcmp(r->mode, "-") ? r->mode : "",
+                   r->pair_mech, strcmp(r->pair_mode, "-") ? " " : "",
+                   strcmp(r->pair_mode, "-") ? r->pair_mode : "",
+                   r->lat.p50 / r->pair.p50,
                    r->pair.p999 > 0 ? r->lat.p999 / r->pair.p999 : 0);
+        }
         break;
     case R_TPUT: {
         double ref = 0;
@@ -668,17 +674,19 @@ static int rtt_child(int side, void *arg)
     return 0;
 }
 
-/* A peer's round trips side by side with shmkit's queue, in the same two
- * processes: PAIR_BLOCKS blocks, each a share of the warm-up and of the
- * timed round trips of one and then of the other (the order alternates).
- * Two points measured one after the other, each in processes of its own,
- * often ran on different placements of the two vCPUs (line floors from
- * 70 to 360 ns within one run), and no floor normalises a 1 MiB copy.
- * The queue's samples go to ctl->lat[0 .. n), the peer's to [n .. 2n). */
+/* A point's round trips side by side with another's (a peer's with
+ * shmkit's queue, the queue's blocking ones with the futex floor), in the
+ * same two processes: PAIR_BLOCKS blocks, each a share of the warm-up and
+ * of the timed round trips of one and then of the other (the order
+ * alternates).  Two points measured one after the other, each in
+ * processes of its own, often ran on different placements of the two
+ * vCPUs (line floors from 70 to 360 ns within one run), and no floor
+ * normalises a 1 MiB copy or a wake-up.  The partner's samples go to
+ * ctl->lat[0 .. n), the point's to [n .. 2n). */
 #define PAIR_BLOCKS 8
 
 struct pair_arg {
-    point_t *p[2]; /* [0] shmkit's queue, [1] the peer */
+    point_t *p[2]; /* [0] the partner, [1] the point */
 };
 
 static long pair_blocks(long n)
@@ -790,11 +798,13 @@ static lat_stats_t median_reps(double v[6][16], int reps, lat_stats_t last)
     return last;
 }
 
-/* A round-trip point, or with paired set (a peer's) the point side by side
- * with shmkit's queue at the same size and payload: see pair_child. */
+/* A round-trip point, or with a partner pm (wait mode pwait, named pmode)
+ * the point side by side with it at the same size and payload: see
+ * pair_child. */
 static int rtt_point(const mech_t *m, size_t size, int pay, int wait, const char *mode,
-                     int paired)
+                     const mech_t *pm, int pwait, const char *pmode)
 {
+    int paired = pm != NULL;
     char label[256];
     make_label(label, sizeof label, m, mode, pay, size, "rtt");
     if (!want(label))
@@ -814,7 +824,7 @@ static int rtt_point(const mech_t *m, size_t size, int pay, int wait, const char
          * latest channel keeps the last run's value) */
         int r = setup_point(&p, m, size, pay, wait, 0, label);
         if (r == 0 && paired) {
-            r = setup_point(&q, &mech_sk_queue, size, pay, SHMKIT_WAIT_SPIN, 0, label);
+            r = setup_point(&q, pm, size, pay, pwait, 0, label);
             if (r != 0 && m->teardown)
                 m->teardown(&p);
         }
@@ -827,12 +837,12 @@ static int rtt_point(const mech_t *m, size_t size, int pay, int wait, const char
         fut[k] = block ? futex_floor_now() : 0;
         ctl_reset(2);
         int timeout = 60 + (int)(n / 2000) * (paired ? 2 : 1);
-        child_exit_clean = ((m->flags | (paired ? mech_sk_queue.flags : 0)) & MECH_EXIT) != 0;
+        child_exit_clean = ((m->flags | (paired ? pm->flags : 0)) & MECH_EXIT) != 0;
         int rc = paired ? run_children(2, 1, pair_child, &pa, timeout)
                         : run_children(2, 1, rtt_child, &p, timeout);
         child_exit_clean = 0;
-        if (paired && mech_sk_queue.teardown)
-            mech_sk_queue.teardown(&q);
+        if (paired && pm->teardown)
+            pm->teardown(&q);
         if (m->teardown)
             m->teardown(&p);
         if (rc < 0) {
@@ -852,8 +862,11 @@ static int rtt_point(const mech_t *m, size_t size, int pay, int wait, const char
     result_t res;
     point_result(&res, R_RTT, m, mode, pay, size);
     res.lat = median_reps(v, reps, st);
-    if (paired)
+    if (paired) {
         res.pair = median_reps(vq, reps, sq);
+        snprintf(res.pair_mech, sizeof res.pair_mech, "%s", pm->name);
+        snprintf(res.pair_mode, sizeof res.pair_mode, "%s", pmode);
+    }
     res.line_p50 = reps > 1 ? median(line, reps) : line[0];
     res.futex_p50 = reps > 1 ? median(fut, reps) : fut[0];
     if (size >= (1u << 20))
@@ -864,12 +877,18 @@ static int rtt_point(const mech_t *m, size_t size, int pay, int wait, const char
 
 int run_rtt(const mech_t *m, size_t size, int pay, int wait, const char *mode)
 {
-    return rtt_point(m, size, pay, wait, mode, 0);
+    return rtt_point(m, size, pay, wait, mode, NULL, 0, NULL);
 }
 
 int run_peer_rtt(const mech_t *m, size_t size, int pay, const char *mode)
 {
-    return rtt_point(m, size, pay, 0, mode, 1);
+    return rtt_point(m, size, pay, 0, mode, &mech_sk_queue, SHMKIT_WAIT_SPIN, "spin");
+}
+
+int run_rtt_beside(const mech_t *m, size_t size, int pay, int wait, const char *mode,
+                   const mech_t *pm, int pwait, const char *pmode)
+{
+    return rtt_point(m, size, pay, wait, mode, pm, pwait, pmode);
 }
 
 /* ---- the generic one-way throughput ------------------------------------------ */
@@ -1234,12 +1253,17 @@ static int write_json(const char *path)
             if (r->futex_p50 > 0)
                 fprintf(f, ", \"futex_floor_p50_ns\": %.1f, \"x_futex_floor\": %.3f",
                         r->futex_p50, r->lat.p50 / r->futex_p50);
-            if (r->pair.n > 0)
-                fprintf(f, ", \"shmkit_queue_alongside\": {\"n\": %ld, \"p50_ns\": %.1f, "
-                           "\"p90_ns\": %.1f, \"p99_ns\": %.1f, \"p999_ns\": %.1f, "
-                           "\"max_ns\": %.1f, \"mean_ns\": %.1f}",
+            if (r->pair.n > 0) {
+                fprintf(f, ", \"alongside\": {\"mechanism\": ");
+                json_str(f, r->pair_mech);
+                fprintf(f, ", \"wait\": ");
+                json_str(f, r->pair_mode);
+                fprintf(f, ", \"n\": %ld, \"p50_ns\": %.1f, \"p90_ns\": %.1f, "
+                           "\"p99_ns\": %.1f, \"p999_ns\": %.1f, \"max_ns\": %.1f, "
+                           "\"mean_ns\": %.1f}",
                         r->pair.n, r->pair.p50, r->pair.p90, r->pair.p99, r->pair.p999,
                         r->pair.max, r->pair.mean);
+            }
             break;
         case R_TPUT:
             fprintf(f, ", \"msgs_per_s\": %.0f, \"gb_per_s\": %.4f, "
@@ -1615,13 +1639,22 @@ static void print_targets(void)
     if (h64k) /* context: what the hardware allows */
         target_line("queue 64 KiB hand-off msg/s / ring hand-off (adjacent)",
                     xref(h64k, ref64k_handoff_rate), 0.9, 0, "x");
+    /* block and adaptive: against their partners, side by side in the
+     * same processes (run_rtt_beside); else against the futex floor run
+     * right before, or the spin point through each one's line floor */
     const result_t *qb = find_result(R_RTT, "shmkit", "queue", "block", "copy", 64);
-    if (qb && (qb->futex_p50 > 0 || fut))
+    if (qb && qb->pair.n > 0 && qb->pair.p50 > 0)
+        target_line("queue block 64 B RTT p50 / futex floor p50 (side by side)",
+                    qb->lat.p50 / qb->pair.p50, 1.1, 1, "x");
+    else if (qb && (qb->futex_p50 > 0 || fut))
         target_line("queue block 64 B RTT p50 / futex floor p50 (adjacent)",
                     qb->lat.p50 / (qb->futex_p50 > 0 ? qb->futex_p50 : fut->lat.p50), 1.1,
                     1, "x");
     const result_t *qa = find_result(R_RTT, "shmkit", "queue", "adaptive", "copy", 64);
-    if (qa && q) /* each over the line floor next to it */
+    if (qa && qa->pair.n > 0 && qa->pair.p50 > 0)
+        target_line("queue adaptive 64 B RTT p50 / queue spin p50 (side by side)",
+                    qa->lat.p50 / qa->pair.p50, 1.3, 1, "x");
+    else if (qa && q) /* each over the line floor next to it */
         target_line("queue adaptive 64 B RTT p50 / queue spin p50 (floor-normalised)",
                     qa->line_p50 > 0 && q->line_p50 > 0
                         ? (qa->lat.p50 / qa->line_p50) / (q->lat.p50 / q->line_p50)
@@ -1928,10 +1961,13 @@ int main(int argc, char **argv)
                 run_rtt(kinds[k], all_sizes[i], PAY_COPY, SHMKIT_WAIT_SPIN, "spin");
                 run_rtt(kinds[k], all_sizes[i], PAY_ZC, SHMKIT_WAIT_SPIN, "spin");
             }
+        /* side by side with what their targets compare them with */
         for (int k = 0; k < 4; k++)
-            run_rtt(kinds[k], 64, PAY_COPY, SHMKIT_WAIT_ADAPTIVE, "adaptive");
+            run_rtt_beside(kinds[k], 64, PAY_COPY, SHMKIT_WAIT_ADAPTIVE, "adaptive",
+                           kinds[k], SHMKIT_WAIT_SPIN, "spin");
         for (int k = 0; k < 4; k++)
-            run_rtt(kinds[k], 64, PAY_COPY, SHMKIT_WAIT_BLOCK, "block");
+            run_rtt_beside(kinds[k], 64, PAY_COPY, SHMKIT_WAIT_BLOCK, "block", &mech_futex,
+                           0, "block");
         for (int k = 0; k < 4; k++)
             for (int i = 0; i < NSIZES; i++) {
                 run_tput(kinds[k], all_sizes[i], PAY_COPY, SHMKIT_WAIT_SPIN, "spin");
