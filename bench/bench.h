@@ -100,6 +100,8 @@ struct ctrl {
     _Atomic uint64_t lost;
     struct reader_res rd[MAX_READERS_FANOUT];
     int nparties;
+    _Alignas(64) _Atomic uint64_t line;   /* line_floor_in_point()'s line   */
+    _Alignas(64) double line_ns;          /* ... and its p50, ns            */
     char why[512];                        /* a child's failure              */
     uint64_t lat[];                       /* round-trip samples (ticks)     */
 };
@@ -248,6 +250,8 @@ int run_floors(void);
 extern const mech_t mech_futex; /* the futex floor as a mechanism */
 double floor_line_p50(void);
 double line_floor_now(void); /* a short cache-line floor, p50 ns */
+/* the same in a running point's two processes (ctl->line_ns, side A) */
+void line_floor_in_point(int side);
 double floor_line_p999(void);
 double ref_ring_rate(size_t slot, int handoff);
 double ref_ring_now(size_t slot, int handoff); /* short, not a result   */

@@ -105,30 +105,57 @@ struct line1 {
 static struct line1 *L1;
 static int fp_pause; /* a pause instruction in the spin loops */
 
+/* One side of the one-line ping-pong on w, n round trips: A stores 2i+1
+ * and waits for 2i+2, B waits for 2i+1 and stores 2i+2.  Side A times
+ * round trip i into lat[i - skip] from i = skip on (lat may be NULL). */
+static void line_rounds(_Atomic uint64_t *w, int side, long n, int pause, uint64_t *lat,
+                        long skip)
+{
+    for (long i = 0; i < n; i++) {
+        uint64_t odd = 2 * (uint64_t)i + 1;
+        if (side == 0) {
+            uint64_t t0 = bench_ticks();
+            atomic_store_explicit(w, odd, memory_order_release);
+            while (atomic_load_explicit(w, memory_order_acquire) != odd + 1)
+                if (pause)
+                    cpu_pause();
+            uint64_t t1 = bench_ticks();
+            if (lat && i >= skip)
+                lat[i - skip] = t1 - t0;
+        } else {
+            while (atomic_load_explicit(w, memory_order_acquire) != odd)
+                if (pause)
+                    cpu_pause();
+            atomic_store_explicit(w, odd + 1, memory_order_release);
+        }
+    }
+}
+
 static int line_child(int side, void *arg)
 {
     (void)arg;
-    _Atomic uint64_t *w = &L1->w;
-    long n = total_rounds();
     bench_barrier(2);
-    if (side == 0) {
-        for (long i = 0; i < n; i++) {
-            uint64_t t0 = bench_ticks();
-            atomic_store_explicit(w, 2 * (uint64_t)i + 1, memory_order_release);
-            while (atomic_load_explicit(w, memory_order_acquire) != 2 * (uint64_t)i + 2)
-                if (fp_pause)
-                    cpu_pause();
-            record(i, t0, bench_ticks());
-        }
-    } else {
-        for (long i = 0; i < n; i++) {
-            while (atomic_load_explicit(w, memory_order_acquire) != 2 * (uint64_t)i + 1)
-                if (fp_pause)
-                    cpu_pause();
-            atomic_store_explicit(w, 2 * (uint64_t)i + 2, memory_order_release);
-        }
-    }
+    line_rounds(&L1->w, side, total_rounds(), fp_pause, ctl->lat, fl_warm);
     return 0;
+}
+
+/* The line floor inside a point's own two processes, right before its
+ * round trips (1000 + 10000 round trips on ctl->line, which ctl_reset()
+ * zeroed): the floor in fresh processes of its own, as line_floor_now()
+ * measures it, may run on another placement of the vCPUs than the point
+ * (on the Zen 4 guest the placement often changes at each process start).
+ * Side A leaves the p50 (ns) in ctl->line_ns; 0 when out of memory. */
+void line_floor_in_point(int side)
+{
+    enum { WARM = 1000, N = 10000 };
+    uint64_t *lat = side == 0 ? malloc(N * sizeof *lat) : NULL;
+    line_rounds(&ctl->line, side, WARM + N, 1, lat, WARM);
+    if (side == 0 && lat) {
+        lat_stats_t st;
+        bench_stats(lat, N, &st);
+        ctl->line_ns = st.p50;
+    }
+    free(lat);
 }
 
 /* ---- flag + payload ----------------------------------------------------------- */

@@ -666,6 +666,7 @@ static int rtt_child(int side, void *arg)
         return 1;
     long n = point_rounds(p->size), warm = point_warmup(p->size);
     bench_barrier(2);
+    line_floor_in_point(side);
     if (rtt_rounds(p, ep, buf, side, 0, warm, NULL) ||
         rtt_rounds(p, ep, buf, side, warm, n, ctl->lat))
         return 1;
@@ -705,6 +706,7 @@ static int pair_child(int side, void *arg)
     long n = point_rounds(a->p[0]->size), nb = pair_blocks(n);
     long per = n / nb, warm = point_warmup(a->p[0]->size) / nb, next[2] = {0, 0};
     bench_barrier(2);
+    line_floor_in_point(side);
     for (long b = 0; b < nb; b++)
         for (int k = 0; k < 2; k++) {
             int j = k ^ (int)(b & 1);
@@ -833,7 +835,6 @@ static int rtt_point(const mech_t *m, size_t size, int pay, int wait, const char
                 add_failure(label, "setting up a repetition failed");
             return r > 0 && k == 0 ? 0 : -1;
         }
-        line[k] = line_floor_now();
         fut[k] = block ? futex_floor_now() : 0;
         ctl_reset(2);
         int timeout = 60 + (int)(n / 2000) * (paired ? 2 : 1);
@@ -850,6 +851,7 @@ static int rtt_point(const mech_t *m, size_t size, int pay, int wait, const char
             ok = 0;
             break;
         }
+        line[k] = ctl->line_ns; /* measured in the point's processes */
         st = stats_from(ctl->lat + (paired ? n : 0), n);
         keep_rep(v, k, st);
         if (paired) {
@@ -1936,9 +1938,10 @@ int main(int argc, char **argv)
            "timer: %s\n",
            cfg.warmup, cfg.rounds, cfg.seconds,
            bench_use_tsc ? "TSC (invariant)" : "CLOCK_MONOTONIC");
-    printf("times in ns; x line = p50 / the p50 of a short cache-line floor run right "
-           "before the point\n(the hypervisor may move vCPUs mid-run); x ref = rate / "
-           "the reference ring's at that size (hand-off: the ring's hand-off)\n");
+    printf("times in ns; x line = p50 / the p50 of a short cache-line floor run in the "
+           "point's processes\nright before it (the hypervisor may move vCPUs mid-run); "
+           "x ref = rate / the reference\nring's at that size (hand-off: the ring's "
+           "hand-off), run right before it\n");
 
     uint64_t t_begin = now_ns();
 
