@@ -19,7 +19,8 @@
  * and _read); sN a stream of N-byte messages sent one by one, pN the same
  * through a multi-producer queue (one producer), bN a stream sent with
  * send_more, hN a hand-off stream (reserve, the first 8 bytes written,
- * commit; peek, those 8 read, release).  s and h also take N = 64k.  Readers and writers spin; other options are the defaults.
+ * commit; peek, those 8 read, release).  s and h also take N = 64k.
+ * Readers and writers spin; other options are the defaults.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE

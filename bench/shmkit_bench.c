@@ -688,6 +688,7 @@ static int rtt_child(int side, void *arg)
 
 struct pair_arg {
     point_t *p[2]; /* [0] the partner, [1] the point */
+    long n;        /* timed round trips of each: a multiple of the blocks */
 };
 
 static long pair_blocks(long n)
@@ -703,7 +704,7 @@ static int pair_child(int side, void *arg)
     for (int j = 0; j < 2; j++)
         if (child_open(a->p[j], side, &ep[j], &buf[j]) < 0)
             return 1;
-    long n = point_rounds(a->p[0]->size), nb = pair_blocks(n);
+    long n = a->n, nb = pair_blocks(n);
     long per = n / nb, warm = point_warmup(a->p[0]->size) / nb, next[2] = {0, 0};
     bench_barrier(2);
     line_floor_in_point(side);
@@ -812,10 +813,10 @@ static int rtt_point(const mech_t *m, size_t size, int pay, int wait, const char
     if (!want(label))
         return 0;
     point_t p, q;
-    struct pair_arg pa = {{&q, &p}};
     long n = point_rounds(size);
     if (paired)
         n = n / pair_blocks(n) * pair_blocks(n);
+    struct pair_arg pa = {{&q, &p}, n};
     int reps = cfg.repeat > 0 ? (cfg.repeat < 16 ? cfg.repeat : 16) : 1;
     int block = !strcmp(mode, "block");
     double v[6][16], vq[6][16], line[16], fut[16];
@@ -829,6 +830,8 @@ static int rtt_point(const mech_t *m, size_t size, int pay, int wait, const char
             r = setup_point(&q, pm, size, pay, pwait, 0, label);
             if (r != 0 && m->teardown)
                 m->teardown(&p);
+            if (r > 0) /* setup_point() said why, of the partner */
+                add_skip(label, "its partner (run side by side with it) was skipped");
         }
         if (r) {
             if (k > 0)
@@ -837,7 +840,7 @@ static int rtt_point(const mech_t *m, size_t size, int pay, int wait, const char
         }
         fut[k] = block ? futex_floor_now() : 0;
         ctl_reset(2);
-        int timeout = 60 + (int)(n / 2000) * (paired ? 2 : 1);
+        int timeout = (60 + (int)(n / 2000)) * (paired ? 2 : 1);
         child_exit_clean = ((m->flags | (paired ? pm->flags : 0)) & MECH_EXIT) != 0;
         int rc = paired ? run_children(2, 1, pair_child, &pa, timeout)
                         : run_children(2, 1, rtt_child, &p, timeout);

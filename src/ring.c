@@ -592,9 +592,10 @@ static __attribute__((noinline)) void write_ahead(shmkit_writer_t *w,
  * After a commit, the line of the word after the next message, which that
  * message's guard_next() will load (guessing the next message is as long
  * as this one): without this prefetch that load holds up the commit behind
- * it (a round trip measured 10-25% slower).  For records of up to 1 KiB a
- * read prefetch: the line may be the one a caught-up reader polls, or the
- * one after it, which its data_cond() prefetches.  For longer records it
+ * it (a round trip measured 10-25% slower).  For records (header
+ * included) of up to 1 KiB a read prefetch: the line may be the one a
+ * caught-up reader polls, or the one after it, which its data_cond()
+ * prefetches.  For longer records it
  * is neither (the reader polls the next record's first line), and the
  * writer will store into it two messages from now, so it takes it for
  * writing: the reader's copy from the last lap is invalidated now rather
