@@ -100,6 +100,9 @@ struct ctrl {
     _Atomic uint64_t lost;
     struct reader_res rd[MAX_READERS_FANOUT];
     int nparties;
+    _Alignas(64) _Atomic uint64_t pair_step; /* pair_tput_child(): streams B
+                                             has finished                  */
+    _Atomic uint64_t pair_t0;             /* ... and A's start of the next  */
     _Alignas(64) _Atomic uint64_t line;   /* line_floor_in_point()'s line   */
     _Alignas(64) double line_ns;          /* ... and its p50, ns            */
     char why[512];                        /* a child's failure              */
@@ -210,6 +213,10 @@ typedef struct result {
                                   shmkit's queue, spin, same payload; the
                                   queue's block: the futex floor); n 0:
                                   none */
+    double pair_msgs_s;        /* throughput: the partner's rate, side by
+                                  side (pair_tput_child), and the median
+                                  of the per-run ratios partner / point  */
+    double pair_x;
     char pair_mech[48];        /* the partner's name and wait mode         */
     char pair_mode[16];
     double line_p50;           /* cache-line floor measured next to it     */
@@ -239,6 +246,8 @@ void section(const char *title);
 int run_rtt(const mech_t *m, size_t size, int pay, int wait, const char *mode);
 /* a peer's round trips, side by side with shmkit's queue (result_t.pair) */
 int run_peer_rtt(const mech_t *m, size_t size, int pay, const char *mode);
+/* a peer's one-way streams, alternating with shmkit's queue's */
+int run_peer_tput(const mech_t *m, size_t size, int pay, const char *mode);
 /* a point's round trips, side by side with partner pm's */
 int run_rtt_beside(const mech_t *m, size_t size, int pay, int wait, const char *mode,
                    const mech_t *pm, int pwait, const char *pmode);

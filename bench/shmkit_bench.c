@@ -463,6 +463,11 @@ static void print_result(const result_t *r)
         if (r->note[0])
             printf("  %s", r->note);
         printf("\n");
+        if (r->pair_msgs_s > 0)
+            printf("%-34s %-8s %-9s %7s %10.3f %9.3f           %s / %s: %.2fx (side by "
+                   "side)\n",
+                   "  queue, alongside", r->pair_mode, r->variant, sz, r->pair_msgs_s / 1e6,
+                   r->pair_msgs_s * (double)r->size / 1e9, r->pair_mech, r->mech, r->pair_x);
         break;
     }
     case R_BW:
@@ -696,14 +701,30 @@ static long pair_blocks(long n)
     return n >= PAIR_BLOCKS ? PAIR_BLOCKS : 1;
 }
 
+/* Both ends of a pair's two mechanisms in a child; 0, or 1 (reported). */
+static int pair_open(struct pair_arg *a, int side, void *ep[2], unsigned char *buf[2])
+{
+    for (int j = 0; j < 2; j++)
+        if (child_open(a->p[j], side, &ep[j], &buf[j]) < 0)
+            return 1;
+    return 0;
+}
+
+static void pair_close(struct pair_arg *a, int side, void *ep[2], unsigned char *buf[2])
+{
+    for (int j = 0; j < 2; j++) {
+        a->p[j]->m->close(ep[j], side);
+        free(buf[j]);
+    }
+}
+
 static int pair_child(int side, void *arg)
 {
     struct pair_arg *a = arg;
     void *ep[2];
     unsigned char *buf[2];
-    for (int j = 0; j < 2; j++)
-        if (child_open(a->p[j], side, &ep[j], &buf[j]) < 0)
-            return 1;
+    if (pair_open(a, side, ep, buf))
+        return 1;
     long n = a->n, nb = pair_blocks(n);
     long per = n / nb, warm = point_warmup(a->p[0]->size) / nb, next[2] = {0, 0};
     bench_barrier(2);
@@ -718,10 +739,7 @@ static int pair_child(int side, void *arg)
                 return 1;
             next[j] += warm + per;
         }
-    for (int j = 0; j < 2; j++) {
-        a->p[j]->m->close(ep[j], side);
-        free(buf[j]);
-    }
+    pair_close(a, side, ep, buf);
     return 0;
 }
 
@@ -898,99 +916,204 @@ int run_rtt_beside(const mech_t *m, size_t size, int pay, int wait, const char *
 
 /* ---- the generic one-way throughput ------------------------------------------ */
 
+/* One stream, A -> B, of messages first, first + 1, ... for `seconds`,
+ * then the terminator.  Side A: 0 with *sent and its start and end
+ * times, or 1 (reported). */
+static int tput_send(const point_t *p, void *ep, unsigned char *buf, uint64_t first,
+                     double seconds, uint64_t *sent, uint64_t *t_start, uint64_t *w_end)
+{
+    const mech_t *m = p->m;
+    size_t size = p->size;
+    uint64_t t0 = now_ns();
+    uint64_t end = t0 + (uint64_t)(seconds * 1e9);
+    /* The clock is read every `every` messages, a power of two that
+     * doubles while reads come less than 20 us apart, up to 256 (the
+     * reference ring's cadence).  Until 2026-12-03 it was every message
+     * from 4 KiB up: a clock read takes 24 ns on the Zen 4 guest, and a
+     * 64 KiB hand-off ~80 ns, so the writer spent 27% of its time in
+     * clock_gettime (perf) and the queue's hand-off measured against a
+     * ring that reads it once per 256. */
+    uint64_t every = 1, i = first, last = t0;
+    *t_start = t0;
+    for (;;) {
+        if (p->pay == PAY_COPY)
+            memcpy(buf, &i, 8);
+        if (m->send(ep, buf, size, p->pay, i) < 0) {
+            child_fail("%s: send failed at message %llu", m->name, (unsigned long long)i);
+            return 1;
+        }
+        i++;
+        if (!((i - first) & (every - 1))) {
+            uint64_t t = now_ns();
+            if (t >= end)
+                break;
+            if (t - last < 20000 && every < 256)
+                every <<= 1;
+            last = t;
+        }
+    }
+    *w_end = now_ns();
+    *sent = i - first;
+    uint64_t e = SEQ_END;
+    memcpy(buf, &e, 8);
+    if (m->send(ep, buf, size, p->pay, SEQ_END) < 0) {
+        child_fail("%s: send failed (terminator)", m->name);
+        return 1;
+    }
+    return 0;
+}
+
+/* Side B of tput_send()'s stream: every sequence number checked (gaps
+ * counted on a lossy mechanism).  0 with *got and *lost, or 1 (reported). */
+static int tput_recv(const point_t *p, void *ep, unsigned char *buf, uint64_t first,
+                     uint64_t *got, uint64_t *lost)
+{
+    const mech_t *m = p->m;
+    uint64_t expect = first, s = 0;
+    *got = 0;
+    *lost = 0;
+    for (;;) {
+        int r = m->recv(ep, buf, p->size, p->pay, &s);
+        if (r == 1)
+            break;
+        if (r < 0) {
+            child_fail("%s: receive failed after %llu messages", m->name,
+                       (unsigned long long)*got);
+            return 1;
+        }
+        if (s == SEQ_END)
+            break;
+        if (s != expect) {
+            if (!(m->flags & MECH_LOSSY) || s < expect) {
+                child_fail("%s: message %llu arrived as %llu", m->name,
+                           (unsigned long long)expect, (unsigned long long)s);
+                return 1;
+            }
+            *lost += s - expect;
+        }
+        expect = s + 1;
+        ++*got;
+    }
+    return 0;
+}
+
 static int tput_child(int side, void *arg)
 {
     point_t *p = arg;
-    const mech_t *m = p->m;
     void *ep;
     unsigned char *buf;
     if (child_open(p, side, &ep, &buf) < 0)
         return 1;
-    size_t size = p->size;
     bench_barrier(2);
     if (side == 0) {
-        uint64_t t0 = now_ns();
-        uint64_t end = t0 + (uint64_t)(cfg.seconds * 1e9);
-        /* The clock is read every `every` messages, a power of two that
-         * doubles while reads come less than 20 us apart, up to 256 (the
-         * reference ring's cadence).  Until 2026-12-03 it was every
-         * message from 4 KiB up: a clock read takes 24 ns on the Zen 4
-         * guest, and a 64 KiB hand-off ~80 ns, so the writer spent 27% of
-         * its time in clock_gettime (perf) and the queue's hand-off
-         * measured against a ring that reads it once per 256. */
-        uint64_t every = 1, i = 0, last = t0;
-        atomic_store(&ctl->t_start, t0);
-        for (;;) {
-            if (p->pay == PAY_COPY)
-                memcpy(buf, &i, 8);
-            if (m->send(ep, buf, size, p->pay, i) < 0) {
-                child_fail("send failed at message %llu", (unsigned long long)i);
-                return 1;
-            }
-            i++;
-            if (!(i & (every - 1))) {
-                uint64_t t = now_ns();
-                if (t >= end)
-                    break;
-                if (t - last < 20000 && every < 256)
-                    every <<= 1;
-                last = t;
-            }
-        }
-        atomic_store(&ctl->w_end, now_ns());
-        atomic_store(&ctl->sent, i);
-        uint64_t e = SEQ_END;
-        memcpy(buf, &e, 8);
-        if (m->send(ep, buf, size, p->pay, SEQ_END) < 0) {
-            child_fail("send failed (terminator)");
+        uint64_t sent, t0, w_end;
+        if (tput_send(p, ep, buf, 0, cfg.seconds, &sent, &t0, &w_end))
             return 1;
-        }
-        m->close(ep, side);
+        atomic_store(&ctl->t_start, t0);
+        atomic_store(&ctl->w_end, w_end);
+        atomic_store(&ctl->sent, sent);
     } else {
-        uint64_t expect = 0, got = 0, lost = 0, s = 0;
-        for (;;) {
-            int r = m->recv(ep, buf, size, p->pay, &s);
-            if (r == 1)
-                break;
-            if (r < 0) {
-                child_fail("receive failed after %llu messages",
-                           (unsigned long long)got);
-                return 1;
-            }
-            if (s == SEQ_END)
-                break;
-            if (s != expect) {
-                if (!(m->flags & MECH_LOSSY) || s < expect) {
-                    child_fail("message %llu arrived as %llu",
-                               (unsigned long long)expect, (unsigned long long)s);
-                    return 1;
-                }
-                lost += s - expect;
-            }
-            expect = s + 1;
-            got++;
-        }
+        uint64_t got, lost;
+        if (tput_recv(p, ep, buf, 0, &got, &lost))
+            return 1;
         atomic_store(&ctl->t_end, now_ns());
         atomic_store(&ctl->received, got);
         atomic_store(&ctl->lost, lost);
-        m->close(ep, side);
     }
+    p->m->close(ep, side);
     free(buf);
     return 0;
 }
 
-/* One run of a throughput point on fresh channels; 0, or -1 (failure
- * recorded).  Leaves the counts in ctl. */
+/* A one-way point side by side with a partner (a peer's with shmkit's
+ * queue), in the same two processes, as pair_child does for round trips:
+ * PAIR_TPUT_BLOCKS streams of each, a quarter of --seconds each, the order
+ * alternating.  A stream starts only once B has taken the last one's
+ * terminator (ctl->pair_step), so the two never overlap.  B sums, per
+ * mechanism, the messages received and the time from A's start of each
+ * stream (ctl->pair_t0) to its terminator, in ctl->rd[j] (msgs, lost, and
+ * t_end as the summed ns); A sums what it sent in ctl->rd[2 + j].msgs. */
+#define PAIR_TPUT_BLOCKS 4
+
+static int pair_step_wait(uint64_t step)
+{
+    uint64_t deadline = now_ns() + 60000000000ull;
+    for (unsigned k = 0; atomic_load(&ctl->pair_step) < step; k++) {
+        cpu_pause();
+        if ((k & 1023) == 1023 && now_ns() > deadline) {
+            child_fail("the reader did not finish a stream within 60 s");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int pair_tput_child(int side, void *arg)
+{
+    struct pair_arg *a = arg;
+    void *ep[2];
+    unsigned char *buf[2];
+    if (pair_open(a, side, ep, buf))
+        return 1;
+    uint64_t next[2] = {0, 0};
+    bench_barrier(2);
+    for (int b = 0; b < 2 * PAIR_TPUT_BLOCKS; b++) {
+        int j = (b & 1) ^ ((b >> 1) & 1); /* 0 1, 1 0, 0 1, ... */
+        const point_t *p = a->p[j];
+        if (side == 0) {
+            uint64_t sent, t0, w_end;
+            if (pair_step_wait((uint64_t)b))
+                return 1;
+            atomic_store(&ctl->pair_t0, now_ns());
+            if (tput_send(p, ep[j], buf[j], next[j], cfg.seconds / PAIR_TPUT_BLOCKS, &sent,
+                          &t0, &w_end))
+                return 1;
+            ctl->rd[2 + j].msgs += sent;
+            next[j] += sent;
+        } else {
+            uint64_t got, lost;
+            if (tput_recv(p, ep[j], buf[j], next[j], &got, &lost))
+                return 1;
+            uint64_t t1 = now_ns();
+            ctl->rd[j].msgs += got;
+            ctl->rd[j].lost += lost;
+            ctl->rd[j].t_end += t1 - atomic_load(&ctl->pair_t0);
+            next[j] += got + lost;
+            atomic_store(&ctl->pair_step, (uint64_t)b + 1);
+        }
+    }
+    pair_close(a, side, ep, buf);
+    return 0;
+}
+
+/* One run of a throughput point on fresh channels, beside partner pm when
+ * it is set; 0, 1 (skipped), or -1 (failure recorded).  Leaves the counts
+ * in ctl. */
 static int tput_once(point_t *p, const mech_t *m, size_t size, int pay, int wait,
-                     const char *label)
+                     const char *label, point_t *q, const mech_t *pm, int pwait)
 {
     int r = setup_point(p, m, size, pay, wait, 1, label);
     if (r)
         return r > 0 ? 1 : -1;
+    if (pm) {
+        r = setup_point(q, pm, size, pay, pwait, 1, label);
+        if (r) {
+            if (m->teardown)
+                m->teardown(p);
+            if (r > 0)
+                add_skip(label, "its partner (run side by side with it) was skipped");
+            return r > 0 ? 1 : -1;
+        }
+    }
     ctl_reset(2);
-    child_exit_clean = (m->flags & MECH_EXIT) != 0;
-    int rc = run_children(2, 1, tput_child, p, 60 + (int)(cfg.seconds * 4));
+    child_exit_clean = ((m->flags | (pm ? pm->flags : 0)) & MECH_EXIT) != 0;
+    struct pair_arg pa = {{q, p}, 0};
+    int timeout = (60 + (int)(cfg.seconds * 4)) * (pm ? 2 : 1);
+    int rc = pm ? run_children(2, 1, pair_tput_child, &pa, timeout)
+                : run_children(2, 1, tput_child, p, timeout);
     child_exit_clean = 0;
+    if (pm && pm->teardown)
+        pm->teardown(q);
     if (m->teardown)
         m->teardown(p);
     if (rc < 0) {
@@ -1003,8 +1126,12 @@ static int tput_once(point_t *p, const mech_t *m, size_t size, int pay, int wait
 /* Sizes with a reference ring (64 B, 64 KiB) run --repeat times, each time
  * right after a short run of the ring: the vCPUs' placement changes from
  * one second to the next, so x ref is the median of the per-run ratios and
- * the rate the median of the rates. */
-int run_tput(const mech_t *m, size_t size, int pay, int wait, const char *mode)
+ * the rate the median of the rates.  With a partner pm (a peer's point,
+ * beside shmkit's queue) each run is pair_tput_child's, and the result
+ * carries the partner's rate too (pair_msgs_s, the median over the runs,
+ * and pair_x, the median of the per-run ratios partner / point). */
+static int tput_point(const mech_t *m, size_t size, int pay, int wait, const char *mode,
+                      const mech_t *pm, int pwait, const char *pmode)
 {
     char label[256];
     make_label(label, sizeof label, m, mode, pay, size, "tput");
@@ -1012,24 +1139,34 @@ int run_tput(const mech_t *m, size_t size, int pay, int wait, const char *mode)
         return 0;
     int has_ref = size == 64 || size == 65536;
     int reps = has_ref && cfg.repeat > 1 ? (cfg.repeat < 16 ? cfg.repeat : 16) : 1;
-    double rate[16], wrate[16], ratio[16], secs[16], floor[16];
+    double rate[16], wrate[16], ratio[16], secs[16], floor[16], prate[16], px[16];
     uint64_t lost = 0;
-    point_t p;
+    point_t p, q;
     int nratio = 0;
     for (int k = 0; k < reps; k++) {
         /* the reference ring, and the line floor that tells the vCPUs'
          * placement, on the placement of this run */
         double ref = has_ref ? ref_ring_now(size, pay == PAY_HANDOFF) : 0;
         floor[k] = has_ref ? line_floor_now() : 0;
-        int r = tput_once(&p, m, size, pay, wait, label);
+        int r = tput_once(&p, m, size, pay, wait, label, &q, pm, pwait);
         if (r)
             return r > 0 ? 0 : -1;
-        double dt = (double)(ctl->t_end - ctl->t_start) / 1e9;
-        double wdt = (double)(ctl->w_end - ctl->t_start) / 1e9;
-        rate[k] = dt > 0 ? (double)ctl->received / dt : 0;
-        wrate[k] = wdt > 0 ? (double)ctl->sent / wdt : 0;
-        secs[k] = dt;
-        lost += ctl->lost;
+        if (pm) {
+            double dt = (double)ctl->rd[1].t_end / 1e9, pdt = (double)ctl->rd[0].t_end / 1e9;
+            rate[k] = dt > 0 ? (double)ctl->rd[1].msgs / dt : 0;
+            wrate[k] = dt > 0 ? (double)ctl->rd[3].msgs / dt : 0;
+            prate[k] = pdt > 0 ? (double)ctl->rd[0].msgs / pdt : 0;
+            px[k] = rate[k] > 0 ? prate[k] / rate[k] : 0;
+            secs[k] = dt;
+            lost += ctl->rd[1].lost;
+        } else {
+            double dt = (double)(ctl->t_end - ctl->t_start) / 1e9;
+            double wdt = (double)(ctl->w_end - ctl->t_start) / 1e9;
+            rate[k] = dt > 0 ? (double)ctl->received / dt : 0;
+            wrate[k] = wdt > 0 ? (double)ctl->sent / wdt : 0;
+            secs[k] = dt;
+            lost += ctl->lost;
+        }
         if (ref > 0)
             ratio[nratio++] = rate[k] / ref;
     }
@@ -1044,6 +1181,12 @@ int run_tput(const mech_t *m, size_t size, int pay, int wait, const char *mode)
     double mr = nratio ? median(ratio, nratio) : 0;
     res.ref_adj = mr > 0 ? res.msgs_s / mr : 0;
     res.line_p50 = has_ref ? median(floor, reps) : 0;
+    if (pm) {
+        res.pair_msgs_s = median(prate, reps);
+        res.pair_x = median(px, reps);
+        snprintf(res.pair_mech, sizeof res.pair_mech, "%s", pm->name);
+        snprintf(res.pair_mode, sizeof res.pair_mode, "%s", pmode);
+    }
     char fl[32] = "";
     if (res.line_p50 > 0)
         snprintf(fl, sizeof fl, "floor %.0f ns", res.line_p50);
@@ -1057,6 +1200,16 @@ int run_tput(const mech_t *m, size_t size, int pay, int wait, const char *mode)
         snprintf(res.note, sizeof res.note, "%s", fl);
     add_result(&res);
     return 0;
+}
+
+int run_tput(const mech_t *m, size_t size, int pay, int wait, const char *mode)
+{
+    return tput_point(m, size, pay, wait, mode, NULL, 0, NULL);
+}
+
+int run_peer_tput(const mech_t *m, size_t size, int pay, const char *mode)
+{
+    return tput_point(m, size, pay, 0, mode, &mech_sk_queue, SHMKIT_WAIT_SPIN, "spin");
 }
 
 /* ---- one-way latency inside bursts ---------------------------------------------- */
@@ -1280,6 +1433,14 @@ static int write_json(const char *path)
                         r->ref_adj, r->msgs_s / r->ref_adj);
             if (r->line_p50 > 0)
                 fprintf(f, ", \"line_floor_p50_ns\": %.1f", r->line_p50);
+            if (r->pair_msgs_s > 0) {
+                fprintf(f, ", \"alongside\": {\"mechanism\": ");
+                json_str(f, r->pair_mech);
+                fprintf(f, ", \"wait\": ");
+                json_str(f, r->pair_mode);
+                fprintf(f, ", \"msgs_per_s\": %.0f, \"x_this\": %.3f}", r->pair_msgs_s,
+                        r->pair_x);
+            }
             break;
         case R_BW:
             fprintf(f, ", \"gb_per_s\": %.3f", r->gb_s);
@@ -1614,6 +1775,14 @@ static void print_targets(void)
         target_line("queue batched one-way 64 B / reference ring (adjacent)",
                     xref(b64, ref64_rate), 0.5, 0, "x");
     const result_t *ice = find_result(R_TPUT, "peer", "iceoryx", NULL, "copy", 64);
+    /* side by side: the queue one by one and iceoryx alternating in the
+     * same processes (run_peer_tput) */
+    if (ice && ice->pair_x > 0)
+        target_line("queue one-way 64 B / iceoryx (side by side)", ice->pair_x, 100, 0, "x");
+    /* no target: what the machine allows (the ring run right before) */
+    if (ice && ice->ref_adj > 0 && ice->msgs_s > 0)
+        printf("  %-62s %9.2fx  (no target: the ceiling of the ratio above)\n",
+               "reference ring one-way 64 B / iceoryx (adjacent)", ice->ref_adj / ice->msgs_s);
     for (int k = 0; k < 2; k++) {
         const result_t *t = k ? b64 : t64;
         if (!t || !ice || ice->msgs_s <= 0)
@@ -1818,8 +1987,12 @@ static void run_kernel(const mech_t *m, int peer)
         else
             run_rtt(m, all_sizes[i], PAY_COPY, 0, "-");
     }
-    for (int i = 0; i < NSIZES; i++)
-        run_tput(m, all_sizes[i], PAY_COPY, 0, "-");
+    for (int i = 0; i < NSIZES; i++) {
+        if (peer)
+            run_peer_tput(m, all_sizes[i], PAY_COPY, "-");
+        else
+            run_tput(m, all_sizes[i], PAY_COPY, 0, "-");
+    }
 }
 
 int main(int argc, char **argv)
@@ -2011,7 +2184,7 @@ int main(int argc, char **argv)
         /* side by side with the queue, as the peers' points run (and so
          * that CTest's quick run, which has no peers, runs that path) */
         run_peer_rtt(&mech_pipe, 64, PAY_COPY, "-");
-        run_tput(&mech_pipe, 64, PAY_COPY, 0, "-");
+        run_peer_tput(&mech_pipe, 64, PAY_COPY, "-");
     } else {
         run_kernel(&mech_pipe, 0);
         run_kernel(&mech_unix, 0);
@@ -2028,8 +2201,8 @@ int main(int argc, char **argv)
             run_peer_rtt(&mech_iceoryx, all_sizes[i], PAY_ZC, "spin");
         }
         for (int i = 0; i < NSIZES; i++) {
-            run_tput(&mech_iceoryx, all_sizes[i], PAY_COPY, 0, "spin");
-            run_tput(&mech_iceoryx, all_sizes[i], PAY_ZC, 0, "spin");
+            run_peer_tput(&mech_iceoryx, all_sizes[i], PAY_COPY, "spin");
+            run_peer_tput(&mech_iceoryx, all_sizes[i], PAY_ZC, "spin");
         }
         iceoryx_stop_roudi();
 #else
@@ -2045,7 +2218,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < NSIZES; i++)
             run_peer_rtt(&mech_boost, all_sizes[i], PAY_COPY, "spin");
         for (int i = 0; i < NSIZES; i++)
-            run_tput(&mech_boost, all_sizes[i], PAY_COPY, 0, "spin");
+            run_peer_tput(&mech_boost, all_sizes[i], PAY_COPY, "spin");
 #else
         add_skip("peer: boost", "not built in; install libboost-dev and a C++ "
                                 "compiler, then re-run cmake");
