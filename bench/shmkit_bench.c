@@ -1032,7 +1032,10 @@ static int tput_child(int side, void *arg)
  * terminator (ctl->pair_step), so the two never overlap.  B sums, per
  * mechanism, the messages received and the time from A's start of each
  * stream (ctl->pair_t0) to its terminator, in ctl->rd[j] (msgs, lost, and
- * t_end as the summed ns); A sums what it sent in ctl->rd[2 + j].msgs. */
+ * t_end as the summed ns); A sums what it sent, and its own sending time,
+ * in ctl->rd[2 + j].  This relies on a mechanism's recv returning 1 (end
+ * of stream) only once its writer has closed: one that returned it before
+ * a stream's terminator would let B run ahead of A. */
 #define PAIR_TPUT_BLOCKS 4
 
 static int pair_step_wait(uint64_t step)
@@ -1069,6 +1072,7 @@ static int pair_tput_child(int side, void *arg)
                           &t0, &w_end))
                 return 1;
             ctl->rd[2 + j].msgs += sent;
+            ctl->rd[2 + j].t_end += w_end - t0; /* A's own sending time */
             next[j] += sent;
         } else {
             uint64_t got, lost;
@@ -1153,8 +1157,9 @@ static int tput_point(const mech_t *m, size_t size, int pay, int wait, const cha
             return r > 0 ? 0 : -1;
         if (pm) {
             double dt = (double)ctl->rd[1].t_end / 1e9, pdt = (double)ctl->rd[0].t_end / 1e9;
+            double wdt = (double)ctl->rd[3].t_end / 1e9;
             rate[k] = dt > 0 ? (double)ctl->rd[1].msgs / dt : 0;
-            wrate[k] = dt > 0 ? (double)ctl->rd[3].msgs / dt : 0;
+            wrate[k] = wdt > 0 ? (double)ctl->rd[3].msgs / wdt : 0;
             prate[k] = pdt > 0 ? (double)ctl->rd[0].msgs / pdt : 0;
             px[k] = rate[k] > 0 ? prate[k] / rate[k] : 0;
             secs[k] = dt;
