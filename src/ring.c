@@ -595,11 +595,12 @@ static __attribute__((noinline)) void write_ahead(shmkit_writer_t *w,
  * it (a round trip measured 10-25% slower).  For records (header
  * included) of up to 1 KiB a read prefetch: the line may be the one a
  * caught-up reader polls, or the one after it, which its data_cond()
- * prefetches.  For longer records it
- * is neither (the reader polls the next record's first line), and the
- * writer will store into it two messages from now, so it takes it for
- * writing: the reader's copy from the last lap is invalidated now rather
- * than when that message's stores wait for it.  shmkit-ab against the
+ * prefetches.  For longer records it is neither (the reader polls the
+ * next record's first line), and the writer will store into it two
+ * messages from now, so it takes it for writing: the reader's copy from
+ * the last lap is invalidated now rather than when that message's stores
+ * wait for it (a prefetch only: if a lagging reader has yet to read that
+ * line, it fetches it again).  shmkit-ab against the
  * read prefetch (2026-12-03, 13-14 rounds): 64 KiB hand-offs (8 bytes
  * written and read per message) +19% (1.07-1.25x), 1 KiB hand-offs +6%,
  * 1 KiB round trips and streams unchanged (1.005x, 1.01x), 64 KiB copy
