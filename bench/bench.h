@@ -105,6 +105,7 @@ struct ctrl {
     _Atomic uint64_t pair_t0;             /* ... and A's start of the next  */
     _Alignas(64) _Atomic uint64_t line;   /* line_floor_in_point()'s line   */
     _Alignas(64) double line_ns;          /* ... and its p50, ns            */
+    double line_p999_ns;                  /* ... and its p99.9, ns          */
     char why[512];                        /* a child's failure              */
     uint64_t lat[];                       /* round-trip samples (ticks)     */
 };
@@ -220,6 +221,8 @@ typedef struct result {
     char pair_mech[48];        /* the partner's name and wait mode         */
     char pair_mode[16];
     double line_p50;           /* cache-line floor measured next to it     */
+    double line_p999;          /* ... its p99.9 (round trips, in the
+                                  point's processes: line_floor_in_point) */
     double futex_p50;          /* block: futex floor measured next to it   */
     double ref_adj;            /* throughput: msgs_s / ref_adj = x ref, the
                                   median of the ratios to the reference
