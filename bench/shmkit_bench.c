@@ -1687,6 +1687,10 @@ static int write_svg(const char *path)
 
 /* ---- targets (informational: never an exit status) --------------------------- */
 
+/* the sizes of the suite */
+static const size_t all_sizes[] = {8, 64, 1024, 65536, 1 << 20};
+#define NSIZES 5
+
 static void target_line(const char *what, double got, double goal, int le,
                         const char *unit)
 {
@@ -1839,10 +1843,17 @@ static void print_targets(void)
                     qb->lat.p50 / (qb->futex_p50 > 0 ? qb->futex_p50 : fut->lat.p50), 1.1,
                     1, "x");
     const result_t *qa = find_result(R_RTT, "shmkit", "queue", "adaptive", "copy", 64);
-    if (qa && qa->pair.n > 0 && qa->pair.p50 > 0)
-        target_line("queue adaptive 64 B RTT p50 / queue spin p50 (side by side)",
-                    qa->lat.p50 / qa->pair.p50, 1.3, 1, "x");
-    else if (qa && q) /* each over the line floor next to it */
+    for (int i = 0; i < NSIZES; i++) {
+        const result_t *a = find_result(R_RTT, "shmkit", "queue", "adaptive", "copy",
+                                        all_sizes[i]);
+        char w[96], sz[32];
+        if (!a || a->pair.n <= 0 || a->pair.p50 <= 0)
+            continue;
+        fmt_size(all_sizes[i], sz, sizeof sz);
+        snprintf(w, sizeof w, "queue adaptive %s RTT p50 / queue spin p50 (side by side)", sz);
+        target_line(w, a->lat.p50 / a->pair.p50, 1.3, 1, "x");
+    }
+    if (qa && qa->pair.n <= 0 && q) /* each over the line floor next to it */
         target_line("queue adaptive 64 B RTT p50 / queue spin p50 (floor-normalised)",
                     qa->line_p50 > 0 && q->line_p50 > 0
                         ? (qa->lat.p50 / qa->line_p50) / (q->lat.p50 / q->line_p50)
@@ -1992,8 +2003,6 @@ static int check_dev_shm(void)
     return left;
 }
 
-static const size_t all_sizes[] = {8, 64, 1024, 65536, 1 << 20};
-#define NSIZES 5
 
 /* a kernel baseline's points; peer: a peer's, its round trips side by side
  * with shmkit's queue */
@@ -2165,6 +2174,15 @@ int main(int argc, char **argv)
         for (int k = 0; k < 4; k++)
             run_rtt_beside(kinds[k], 64, PAY_COPY, SHMKIT_WAIT_BLOCK, "block", &mech_futex,
                            0, "block");
+        /* the queue's other sizes in both waiting modes (the futex floor
+         * carries no payload: block alone there) */
+        for (int i = 0; i < NSIZES; i++) {
+            if (all_sizes[i] == 64)
+                continue;
+            run_rtt_beside(&mech_sk_queue, all_sizes[i], PAY_COPY, SHMKIT_WAIT_ADAPTIVE,
+                           "adaptive", &mech_sk_queue, SHMKIT_WAIT_SPIN, "spin");
+            run_rtt(&mech_sk_queue, all_sizes[i], PAY_COPY, SHMKIT_WAIT_BLOCK, "block");
+        }
         for (int k = 0; k < 4; k++)
             for (int i = 0; i < NSIZES; i++) {
                 run_tput(kinds[k], all_sizes[i], PAY_COPY, SHMKIT_WAIT_SPIN, "spin");
@@ -2179,8 +2197,10 @@ int main(int argc, char **argv)
         run_tput(&mech_sk_queue, 65536, PAY_HANDOFF, SHMKIT_WAIT_SPIN, "spin");
         run_tput(&mech_sk_queue_batched, 65536, PAY_HANDOFF, SHMKIT_WAIT_SPIN, "spin");
         run_tput(&mech_sk_queue, 1 << 20, PAY_HANDOFF, SHMKIT_WAIT_SPIN, "spin");
-        run_tput(&mech_sk_queue, 64, PAY_COPY, SHMKIT_WAIT_ADAPTIVE, "adaptive");
-        run_tput(&mech_sk_queue, 64, PAY_COPY, SHMKIT_WAIT_BLOCK, "block");
+        for (int i = 0; i < NSIZES; i++) {
+            run_tput(&mech_sk_queue, all_sizes[i], PAY_COPY, SHMKIT_WAIT_ADAPTIVE, "adaptive");
+            run_tput(&mech_sk_queue, all_sizes[i], PAY_COPY, SHMKIT_WAIT_BLOCK, "block");
+        }
         /* the reader's hold: the rate it buys, the latency it costs */
         run_tput(&mech_sk_queue_hold0, 64, PAY_COPY, SHMKIT_WAIT_SPIN, "spin");
         run_tput(&mech_sk_queue_hold0, 8, PAY_COPY, SHMKIT_WAIT_SPIN, "spin");
