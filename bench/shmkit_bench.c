@@ -839,7 +839,6 @@ static int rtt_point(const mech_t *m, size_t size, int pay, int wait, const char
     int block = !strcmp(mode, "block");
     double v[6][16], vq[6][16], line[16], line999[16], fut[16];
     lat_stats_t st = {0}, sq = {0};
-    int ok = 1;
     for (int k = 0; k < reps; k++) {
         /* each repetition on fresh channels, as a separate run would be (a
          * latest channel keeps the last run's value) */
@@ -856,7 +855,8 @@ static int rtt_point(const mech_t *m, size_t size, int pay, int wait, const char
                 add_failure(label, "setting up a repetition failed");
             return r > 0 && k == 0 ? 0 : -1;
         }
-        fut[k] = block ? futex_floor_now() : 0;
+        /* a futex floor run right before it, unless one runs beside it */
+        fut[k] = block && pm != &mech_futex ? futex_floor_now() : 0;
         ctl_reset(2);
         int timeout = (60 + (int)(n / 2000)) * (paired ? 2 : 1);
         child_exit_clean = ((m->flags | (paired ? pm->flags : 0)) & MECH_EXIT) != 0;
@@ -869,8 +869,7 @@ static int rtt_point(const mech_t *m, size_t size, int pay, int wait, const char
             m->teardown(&p);
         if (rc < 0) {
             add_failure(label, ctl->why);
-            ok = 0;
-            break;
+            return -1;
         }
         line[k] = ctl->line_ns; /* measured in the point's processes */
         line999[k] = ctl->line_p999_ns;
@@ -881,8 +880,6 @@ static int rtt_point(const mech_t *m, size_t size, int pay, int wait, const char
             keep_rep(vq, k, sq);
         }
     }
-    if (!ok)
-        return -1;
     result_t res;
     point_result(&res, R_RTT, m, mode, pay, size);
     res.lat = median_reps(v, reps, st);
