@@ -5,10 +5,11 @@
  *
  * Waiting.  Every wait is a loop over a condition.  spin polls it with a
  * pause; yield polls with sched_yield(); block prepares the eventcount,
- * re-checks, and sleeps on the futex; adaptive spins for spin_us, then
- * blocks.  Sleeps are sliced (at most 1 s) and a "slow" check runs
- * between slices and every millisecond of spinning: it notices a dead peer,
- * a closed stream or a dead producer's claim, so no wait outlives the
+ * re-checks, and sleeps on the futex; adaptive spins for a while (spin_us,
+ * or longer where sleeping proved costly: see sk_spin_window), then
+ * blocks.  Sleeps are sliced (at most 1 s) and a "slow" check runs between
+ * slices and every millisecond of spinning: it notices a dead peer, a
+ * closed stream or a dead producer's claim, so no wait outlives the
  * process it waits for by more than a second.
  */
 #include <errno.h>
@@ -320,6 +321,11 @@ static int view_init(struct sk_chan_view *v, shmkit_segment_t *seg,
     settle_reused_slot(v);
     v->wait = eo->wait;
     v->spin_us = eo->spin_us;
+    v->spin_win_ns = (uint64_t)eo->spin_us * 1000;
+    v->spin_max_ns = eo->spin_max_us ? (uint64_t)eo->spin_max_us * 1000
+                                     : v->spin_win_ns * SK_SPIN_GROW;
+    if (v->spin_max_ns < v->spin_win_ns)
+        v->spin_max_ns = v->spin_win_ns;
     v->hold_ns = eo->hold_ns;
     if (!sk_membarrier_init()) {
         /* we cannot do the heavy half of the barrier: notifiers must fence */
@@ -558,8 +564,85 @@ fail:
 
 /* ---- waiting ---------------------------------------------------------- */
 
-int sk_chan_wait(struct sk_chan_view *v, struct sk_event *ev, sk_cond_fn cond,
-                 sk_cond_fn slow, void *ctx, int64_t timeout_ns)
+/*
+ * Adaptive waiting learns how long to spin.
+ *
+ * A side that sleeps pays a wake-up on each message: from the notifier's
+ * futex call to the sleeper running again.  On a VM that is 40-60 us (an
+ * idle vCPU halts), on bare metal a few.  Where that is a large share of
+ * the waits, sleeping makes every message late by it, and spinning
+ * through such waits is what adaptive should do; where it is a small
+ * share, or the waits are long, sleeping costs little and saves a CPU.
+ *
+ * So a notifier that wakes sleepers stamps the time first (`posted`, next
+ * to the eventcount), and a waiter that slept and got what it waited for
+ * learns two things: how late the wake-up made it (t_ret - posted), which
+ * feeds an estimate of this machine's wake-up cost (sk_wake_late), and how
+ * long the wait was (posted - t0).  A wait that it spun through tells it
+ * the wait's length only.  After each wait longer than spin_us, the
+ * window for the next (sk_spin_window) is:
+ *
+ *  - 1.5x that wait, if the wake-up cost is over 30% of it (the adaptive
+ *    target: within 1.3x of spinning) and that is at most spin_max_us
+ *    (default 8x spin_us); never less than the window already is;
+ *  - spin_us otherwise: sparse messages, an idle channel, or a timeout
+ *    cost no more CPU than with a fixed window.
+ *
+ * Round trips of large messages (each side waits for the other's copies,
+ * just over 50 us at 1 MiB) and streams at a few kHz on a VM are thus
+ * spun through; a 1 kHz stream, or any stream on a machine with cheap
+ * wake-ups, sleeps as before.  spin_us 0 never spins; spin_max_us =
+ * spin_us keeps the window fixed.  `posted` comes from
+ * another process: outside [t_sleep, t_ret] it is not about this wake-up
+ * (an old stamp, an older writer that stamps nothing, a hostile one), and
+ * the window goes back to spin_us.  The estimate is a moving average of
+ * samples held within half and twice it, so that one slow wake-up (a host
+ * stall) or one fast one (a vCPU that had not halted yet) moves it little.
+ */
+uint64_t sk_wake_late(uint64_t est_ns, uint64_t late_ns)
+{
+    if (!est_ns)
+        return late_ns / 2 ? late_ns / 2 : 1; /* a first, cautious guess */
+    /* a moving average of samples held within [est / 2, 2 est] */
+    if (late_ns > 2 * est_ns)
+        late_ns = 2 * est_ns;
+    if (late_ns < est_ns / 2)
+        late_ns = est_ns / 2;
+    return late_ns >= est_ns ? est_ns + (late_ns - est_ns) / 8
+                             : est_ns - (est_ns - late_ns) / 8;
+}
+
+uint64_t sk_spin_window(uint64_t base_ns, uint64_t max_ns, uint64_t win_ns,
+                        uint64_t late_ns, uint64_t wait_ns)
+{
+    if (wait_ns <= base_ns)
+        return win_ns; /* spin_us covers it: nothing to learn */
+    uint64_t want = wait_ns + wait_ns / 2;
+    if (late_ns * 10 > wait_ns * 3 && want <= max_ns)
+        return want > win_ns ? want : win_ns;
+    return base_ns;
+}
+
+/* An adaptive wait that began at t0 and slept at t_sleep got what it waited
+ * for at t_ret: learn from the wake-up's stamp (see above). */
+static void learn_sleep(struct sk_chan_view *v, _Atomic uint64_t *posted,
+                        uint64_t t0, uint64_t t_sleep)
+{
+    uint64_t base = (uint64_t)v->spin_us * 1000;
+    uint64_t t_ret = sk_now_ns(CLOCK_MONOTONIC);
+    uint64_t p = atomic_load_explicit(posted, memory_order_relaxed);
+    if (p < t_sleep || p > t_ret) {
+        v->spin_win_ns = base;
+        return;
+    }
+    v->wake_late_ns = sk_wake_late(v->wake_late_ns, t_ret - p);
+    v->spin_win_ns = sk_spin_window(base, v->spin_max_ns, v->spin_win_ns,
+                                    v->wake_late_ns, p - t0);
+}
+
+int sk_chan_wait(struct sk_chan_view *v, struct sk_event *ev,
+                 _Atomic uint64_t *posted, sk_cond_fn cond, sk_cond_fn slow,
+                 void *ctx, int64_t timeout_ns)
 {
     int r;
     if ((r = cond(ctx)) != 0)
@@ -569,19 +652,27 @@ int sk_chan_wait(struct sk_chan_view *v, struct sk_event *ev, sk_cond_fn cond,
             return r;
         return -EAGAIN;
     }
-    uint64_t now = sk_now_ns(CLOCK_MONOTONIC);
+    uint64_t t0 = sk_now_ns(CLOCK_MONOTONIC), now = t0;
     uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : now + (uint64_t)timeout_ns;
     uint64_t spin_end = now;
-    if (v->wait == SHMKIT_WAIT_ADAPTIVE)
-        spin_end = now + (uint64_t)v->spin_us * 1000;
+    int adaptive = v->wait == SHMKIT_WAIT_ADAPTIVE;
+    if (adaptive)
+        spin_end = now + v->spin_win_ns;
     else if (v->wait == SHMKIT_WAIT_SPIN || v->wait == SHMKIT_WAIT_YIELD)
         spin_end = deadline;
     uint64_t next_slow = now + SK_SLOW_EVERY_NS;
     /* polling phase */
     while (now < spin_end) {
         for (int i = 0; i < 64; i++) {
-            if ((r = cond(ctx)) != 0)
+            if ((r = cond(ctx)) != 0) {
+                /* a wait that lasted a clock read or more: its length */
+                if (adaptive && now != t0 && r > 0)
+                    v->spin_win_ns = sk_spin_window(
+                        (uint64_t)v->spin_us * 1000, v->spin_max_ns,
+                        v->spin_win_ns, v->wake_late_ns,
+                        sk_now_ns(CLOCK_MONOTONIC) - t0);
                 return r;
+            }
             if (v->wait == SHMKIT_WAIT_YIELD)
                 sched_yield();
             else
@@ -597,10 +688,13 @@ int sk_chan_wait(struct sk_chan_view *v, struct sk_event *ev, sk_cond_fn cond,
     if (now >= deadline)
         return (r = slow(ctx)) != 0 ? r : -ETIMEDOUT;
     /* blocking phase */
-    for (;;) {
+    uint64_t t_sleep = now;
+    for (int slept = 0;; slept = 1) {
         uint32_t key = sk_event_prepare(ev, v->wait == SHMKIT_WAIT_BLOCK);
         if ((r = cond(ctx)) != 0) {
             sk_event_cancel(ev);
+            if (adaptive && slept && r > 0)
+                learn_sleep(v, posted, t0, t_sleep);
             return r;
         }
         if ((r = slow(ctx)) != 0) {
@@ -610,6 +704,8 @@ int sk_chan_wait(struct sk_chan_view *v, struct sk_event *ev, sk_cond_fn cond,
         now = sk_now_ns(CLOCK_MONOTONIC);
         if (now >= deadline) {
             sk_event_cancel(ev);
+            if (adaptive) /* nothing came: idle */
+                v->spin_win_ns = (uint64_t)v->spin_us * 1000;
             return -ETIMEDOUT;
         }
         uint64_t left = deadline - now;
@@ -756,8 +852,8 @@ static int writer_free(shmkit_writer_t *w, int how)
         atomic_compare_exchange_strong(&ch->writer_slot, &me,
                                        how == SK_LEAVE_ABORT ? -2 : -1);
     }
-    sk_event_notify(&ch->data_ev, 1);
-    sk_event_notify(&ch->space_ev, 1);
+    sk_event_notify(&ch->data_ev, &ch->data_posted, 1);
+    sk_event_notify(&ch->space_ev, &ch->space_posted, 1);
     int r = shmkit_segment_close(v->seg);
     free(w);
     return r;
@@ -794,7 +890,7 @@ int shmkit_reader_close(shmkit_reader_t *r)
         int32_t me = v->slot;
         atomic_compare_exchange_strong(&v->ch->consumer_slot, &me, -1);
     }
-    sk_event_notify(&v->ch->space_ev, 1);
+    sk_event_notify(&v->ch->space_ev, &v->ch->space_posted, 1);
     int rc = shmkit_segment_close(v->seg);
     free(r->buf);
     free(r);

@@ -128,10 +128,14 @@ struct sk_chan {
     uint8_t pad1b[16];
     /* line 2: readers sleep here */
     struct sk_event data_ev;
-    uint8_t pad2[56];
+    _Atomic uint64_t data_posted;  /* when a writer last woke sleepers
+                                      (CLOCK_MONOTONIC ns): a hint for
+                                      adaptive waiters, range-checked     */
+    uint8_t pad2[48];
     /* line 3: writers sleep here */
     struct sk_event space_ev;
-    uint8_t pad3[56];
+    _Atomic uint64_t space_posted; /* the same, for waits for room         */
+    uint8_t pad3[48];
     /* line 4: the queue's consumer: its position outlives the consumer */
     _Atomic uint64_t qhead;
     _Atomic int32_t consumer_slot;
@@ -226,6 +230,11 @@ struct sk_chan_view {
     shmkit_wait_t wait;
     uint32_t spin_us;
     uint32_t hold_ns;       /* reader: see hold() in ring.c               */
+    uint64_t spin_win_ns;   /* adaptive: how long the next wait spins
+                               (spin_us, grown by sk_spin_window)          */
+    uint64_t spin_max_ns;   /* adaptive: ... at most this (spin_max_us)    */
+    uint64_t wake_late_ns;  /* adaptive: what a wake-up costs here, as
+                               learnt (sk_wake_late); 0: not yet known    */
 };
 
 struct shmkit_writer {
@@ -302,8 +311,13 @@ void sk_writer_fast_init(shmkit_writer_t *w);
 
 /* channel.c */
 typedef int (*sk_cond_fn)(void *ctx);
-int sk_chan_wait(struct sk_chan_view *v, struct sk_event *ev, sk_cond_fn cond,
-                 sk_cond_fn slow, void *ctx, int64_t timeout_ns);
+int sk_chan_wait(struct sk_chan_view *v, struct sk_event *ev,
+                 _Atomic uint64_t *posted, sk_cond_fn cond, sk_cond_fn slow,
+                 void *ctx, int64_t timeout_ns);
+uint64_t sk_wake_late(uint64_t est_ns, uint64_t late_ns);
+uint64_t sk_spin_window(uint64_t base_ns, uint64_t max_ns, uint64_t win_ns,
+                        uint64_t late_ns, uint64_t wait_ns);
+#define SK_SPIN_GROW 8u /* default spin_max_us: 8x spin_us */
 int sk_writer_peer_count(struct shmkit_writer *w);
 int sk_reader_writer_gone(struct shmkit_reader *r);
 uint64_t sk_min_head(struct shmkit_writer *w, int evict);

@@ -77,7 +77,7 @@ int sk_latest_commit(shmkit_writer_t *w, size_t len)
     w->bytes += len;
     atomic_store_explicit(&v->ep->w_msgs, w->msgs, memory_order_relaxed);
     atomic_store_explicit(&v->ep->w_bytes, w->bytes, memory_order_relaxed);
-    sk_event_notify(&v->ch->data_ev, 1);
+    sk_event_notify(&v->ch->data_ev, &v->ch->data_posted, 1);
     return 0;
 }
 
@@ -123,8 +123,8 @@ int sk_latest_peek(shmkit_reader_t *r, const void **buf, size_t *len,
             else if (now >= deadline)
                 return timeout_ns ? -ETIMEDOUT : -EAGAIN;
         }
-        int c = sk_chan_wait(v, &v->ch->data_ev, newer_cond, newer_slow, r,
-                             timeout_ns);
+        int c = sk_chan_wait(v, &v->ch->data_ev, &v->ch->data_posted,
+                             newer_cond, newer_slow, r, timeout_ns);
         if (c < 0)
             return c;
         /* acquire: pairs with the writer's release of latest_cur */

@@ -127,8 +127,8 @@ static int wait_space(shmkit_writer_t *w, uint64_t end, int64_t timeout_ns)
             return 0;
         return -EAGAIN;
     }
-    return sk_chan_wait(&w->v, &w->v.ch->space_ev, space_cond, space_slow, &c,
-                        timeout_ns);
+    return sk_chan_wait(&w->v, &w->v.ch->space_ev, &w->v.ch->space_posted,
+                        space_cond, space_slow, &c, timeout_ns);
 }
 
 /*
@@ -429,7 +429,8 @@ static inline void published(shmkit_writer_t *w)
     struct sk_chan_view *v = &w->v;
     if (__builtin_expect(w->pos >= w->pub_next, 0))
         sk_writer_publish(w);
-    sk_event_notify(&v->ch->data_ev, v->kind == SHMKIT_KIND_BUS);
+    sk_event_notify(&v->ch->data_ev, &v->ch->data_posted,
+                    v->kind == SHMKIT_KIND_BUS);
 }
 
 /* Stores the words of a send_more batch in ring order (release each, so a
@@ -753,7 +754,7 @@ int sk_ring_commit(shmkit_writer_t *w, size_t len, int more)
     w->bytes += len;
     atomic_store_explicit(&v->ep->w_msgs, w->msgs, memory_order_relaxed);
     atomic_store_explicit(&v->ep->w_bytes, w->bytes, memory_order_relaxed);
-    sk_event_notify(&ch->data_ev, 0);
+    sk_event_notify(&ch->data_ev, &ch->data_posted, 0);
     return 0;
 }
 
@@ -1114,7 +1115,7 @@ static inline void publish_head(shmkit_reader_t *r)
     else
         atomic_store_explicit(&v->ep->head, r->pos, memory_order_release);
     atomic_store_explicit(&v->ep->r_msgs, r->msgs, memory_order_relaxed);
-    sk_event_notify(&v->ch->space_ev, 1);
+    sk_event_notify(&v->ch->space_ev, &v->ch->space_posted, 1);
 }
 
 /* Resynchronise a lapped lossy reader at the writer's tail. */
@@ -1353,8 +1354,8 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
             int64_t left = time_left(timeout_ns, &deadline);
             if (hold(r, left))
                 continue;
-            int c = sk_chan_wait(v, &v->ch->data_ev, data_cond, data_slow, r,
-                                 left);
+            int c = sk_chan_wait(v, &v->ch->data_ev, &v->ch->data_posted,
+                                 data_cond, data_slow, r, left);
             if (c == SK_LAPPED)
                 goto lapped;
             if (c < 0)

@@ -125,7 +125,7 @@ int sk_event_wait(struct sk_event *e, uint32_t key, int64_t timeout_ns)
     return r == -EINTR ? 0 : r;
 }
 
-int sk_event_notify_slow(struct sk_event *e, int all)
+int sk_event_notify_slow(struct sk_event *e, _Atomic uint64_t *posted, int all)
 {
     (void)all; /* a channel's sleepers are all woken: they re-check */
     uint32_t w = atomic_load_explicit(&e->waiters, memory_order_relaxed);
@@ -141,6 +141,9 @@ int sk_event_notify_slow(struct sk_event *e, int all)
                                               memory_order_relaxed);
     if (!(prev & SK_EV_SLEEPERS))
         return 0;
+    if (posted) /* read by the sleepers after they wake: a hint, no order */
+        atomic_store_explicit(posted, sk_now_ns(CLOCK_MONOTONIC),
+                              memory_order_relaxed);
     /* release: pairs with the acquire load in sk_event_prepare() */
     atomic_fetch_add_explicit(&e->seq, 1, memory_order_release);
     return sk_futex_wake(&e->seq, 0x7fffffff);

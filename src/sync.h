@@ -31,7 +31,10 @@ int sk_futex_wake(_Atomic uint32_t *addr, int n);
 uint32_t sk_event_prepare(struct sk_event *e, int fenced);
 void sk_event_cancel(struct sk_event *e);
 int sk_event_wait(struct sk_event *e, uint32_t key, int64_t timeout_ns);
-int sk_event_notify_slow(struct sk_event *e, int all);
+/* posted (may be NULL): where a notifier that wakes sleepers stamps the
+ * time (CLOCK_MONOTONIC) just before it does, for adaptive waiters to learn
+ * what their sleep cost (channel.c, sk_spin_window) */
+int sk_event_notify_slow(struct sk_event *e, _Atomic uint64_t *posted, int all);
 
 /*
  * The notifier's half of the "is anybody waiting?" handshake, inlined on the
@@ -53,11 +56,12 @@ static inline int sk_event_waiters(struct sk_event *e)
 
 /* The look alone (above) serves a hot path that leaves the notify itself
  * to a function it calls only when somebody may wait (which looks again). */
-static inline int sk_event_notify(struct sk_event *e, int all)
+static inline int sk_event_notify(struct sk_event *e, _Atomic uint64_t *posted,
+                                  int all)
 {
     if (__builtin_expect(!sk_event_waiters(e), 1))
         return 0;
-    return sk_event_notify_slow(e, all);
+    return sk_event_notify_slow(e, posted, all);
 }
 
 /* One polite step of a busy wait. */

@@ -122,6 +122,8 @@ static void corrupt(shmkit_kind_t kind, uint64_t cap)
             {offsetof(struct sk_chan, consumer_slot), 4},
             {offsetof(struct sk_chan, data_ev), 8},
             {offsetof(struct sk_chan, space_ev), 8},
+            {offsetof(struct sk_chan, data_posted), 8},
+            {offsetof(struct sk_chan, space_posted), 8},
         };
         size_t i = rnd() % (sizeof f / sizeof f[0]);
         uint64_t v = evil();

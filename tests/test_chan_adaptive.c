@@ -1,0 +1,377 @@
+/*
+ * test_chan_adaptive - the adaptive wait's spin window (channel.c,
+ * sk_spin_window): it grows where sleeping proved costly and goes back to
+ * spin_us otherwise.
+ *
+ *  1. The rule, on made-up numbers: growth to 1.5x the wait when the
+ *     wake-up's cost is over 30% of it, at most spin_max; spin_us
+ *     otherwise; spin_us 0 never spins.  The estimate of the wake-up's
+ *     cost: a moving average of samples held within half and twice it.
+ *  2. A notifier that wakes sleepers stamps the time: a writer waking a
+ *     sleeping reader (data_posted), a reader waking a writer that waits
+ *     for room (space_posted).
+ *  3. The window in a real wait: a long one is spun through (no sleep, the
+ *     window unchanged); a wait far beyond spin_max and a timeout set it
+ *     back to spin_us; a wake-up with a stamp made late on purpose grows
+ *     it by the rule's numbers, and a stamp from the future (or none) sets
+ *     spin_us; spin_max_us = spin_us keeps the window fixed.
+ *
+ * Every part can be run alone: test_chan_adaptive N.
+ */
+#include "chan_util.h"
+
+#include "../src/channel.h"
+#include "../src/sync.h"
+
+#define US 1000ull
+#define MS 1000000ull
+#define WAIT_5S 5000000000ll
+
+static char name[128];
+
+/* ---- 1. the rule ---------------------------------------------------------- */
+
+static void part1(void)
+{
+    const uint64_t b = 50 * US, max = 400 * US;
+    /* sk_spin_window(spin_us, spin_max, window, wake-up cost, wait) */
+    EXPECT(sk_spin_window(b, max, b, 40 * US, 30 * US) == b,
+           "a wait within spin_us teaches nothing");
+    EXPECT(sk_spin_window(b, max, 300 * US, 40 * US, 30 * US) == 300 * US,
+           "... nor shrinks a grown window");
+    /* cost 40 us: over 30% of a wait up to 133 us */
+    EXPECT(sk_spin_window(b, max, b, 40 * US, 100 * US) == 150 * US,
+           "a costly wake-up grows the window to 1.5x the wait");
+    EXPECT(sk_spin_window(b, max, b, 30 * US, 100 * US) == b,
+           "a wake-up costing 30%% of the wait does not grow it");
+    EXPECT(sk_spin_window(b, max, b, 30 * US + 1, 100 * US) == 150 * US,
+           "one costing a little over 30%% does");
+    EXPECT(sk_spin_window(b, max, 200 * US, 40 * US, 100 * US) == 200 * US,
+           "a grown window stays while its waits are costly to sleep through");
+    EXPECT(sk_spin_window(b, max, 200 * US, 40 * US, 140 * US) == b,
+           "a wait the wake-up costs under 30%% of sets spin_us again");
+    /* 1.5 x 266 us = 399 us <= 400; 1.5 x 268 = 402 > 400 */
+    EXPECT(sk_spin_window(b, max, b, 100 * US, 266 * US) == 399 * US,
+           "the window grows up to spin_max");
+    EXPECT(sk_spin_window(b, max, b, 100 * US, 268 * US) == b,
+           "a wait that would need more than spin_max sets spin_us again");
+    EXPECT(sk_spin_window(b, b, b, 100 * US, 60 * US) == b,
+           "spin_max = spin_us: the window never grows");
+    EXPECT(sk_spin_window(0, 0, 0, 100 * US, 1 * US) == 0,
+           "spin_us 0 never spins");
+    EXPECT(sk_spin_window(b, max, b, 0, 60 * US) == b,
+           "a wake-up cost not known yet grows nothing");
+
+    /* sk_wake_late(estimate, sample) */
+    EXPECT(sk_wake_late(0, 60 * US) == 30 * US, "the first guess is half");
+    EXPECT(sk_wake_late(0, 0) == 1, "and never 0 (0: not known)");
+    EXPECT(sk_wake_late(40 * US, 48 * US) == 41 * US, "up by 1/8 of the step");
+    EXPECT(sk_wake_late(40 * US, 32 * US) == 39 * US, "down by 1/8 of the step");
+    EXPECT(sk_wake_late(40 * US, 10000 * US) == 45 * US,
+           "a host stall counts as twice the estimate");
+    EXPECT(sk_wake_late(40 * US, 0) == 37500, "a wake-up that cost nothing "
+           "counts as half the estimate");
+    uint64_t e = 0;
+    for (int i = 0; i < 100; i++)
+        e = sk_wake_late(e, 50 * US);
+    EXPECT(e > 49 * US && e <= 50 * US, "steady samples: the estimate "
+           "settles on them (%llu)", (unsigned long long)e);
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static void open_pair(shmkit_kind_t kind, uint64_t cap, shmkit_wait_t wwait,
+                      uint32_t spin_us, shmkit_writer_t **w,
+                      shmkit_reader_t **r)
+{
+    skt_name(name, sizeof name);
+    cu_create(name, kind, cap, kind == SHMKIT_KIND_BUS, 0, 0);
+    shmkit_endpoint_opts_t eo;
+    cu_eo(&eo, wwait);
+    eo.spin_us = spin_us;
+    CHECK_OK(shmkit_writer_open(name, &eo, w));
+    cu_eo(&eo, SHMKIT_WAIT_ADAPTIVE);
+    eo.spin_us = spin_us;
+    CHECK_OK(shmkit_reader_open(name, &eo, r));
+}
+
+static void close_pair(shmkit_writer_t *w, shmkit_reader_t *r)
+{
+    CHECK_OK(shmkit_writer_close(w));
+    CHECK_OK(shmkit_reader_close(r));
+    CHECK_OK(shmkit_segment_unlink(name));
+}
+
+static int asleep(struct sk_event *e)
+{
+    return (atomic_load(&e->waiters) & SK_EV_SLEEPERS) != 0;
+}
+
+/* Waits (up to 5 s) until somebody announced a sleep on e. */
+static void until_asleep(struct sk_event *e)
+{
+    uint64_t t = skt_now_ns();
+    while (!asleep(e)) {
+        CHECKF(skt_now_ns() - t < 5000 * MS, "nobody went to sleep");
+        cu_sleep_ns(100 * US);
+    }
+}
+
+struct take {
+    shmkit_reader_t *r;
+    int64_t timeout;
+    int rc;
+    uint64_t value, t_call, t_ret;
+};
+
+static void *take_thread(void *arg)
+{
+    struct take *t = arg;
+    size_t n = 0;
+    t->t_call = skt_now_ns();
+    t->rc = shmkit_reader_recv(t->r, &t->value, sizeof t->value, &n, t->timeout);
+    t->t_ret = skt_now_ns();
+    if (t->rc == 0 && n != sizeof t->value)
+        t->rc = -EMSGSIZE;
+    return NULL;
+}
+
+static void send_value(shmkit_writer_t *w, uint64_t v)
+{
+    CHECK_OK(shmkit_writer_send(w, &v, sizeof v, 0));
+}
+
+/* ---- 2. the stamps ------------------------------------------------------- */
+
+struct give {
+    shmkit_writer_t *w;
+    int rc;
+};
+
+static void *give_thread(void *arg)
+{
+    struct give *g = arg;
+    uint64_t v = 7;
+    g->rc = shmkit_writer_send(g->w, &v, sizeof v, WAIT_5S);
+    return NULL;
+}
+
+static void part2(void)
+{
+    shmkit_writer_t *w;
+    shmkit_reader_t *r;
+    /* data: a writer wakes a sleeping reader */
+    open_pair(SHMKIT_KIND_QUEUE, 1 << 16, SHMKIT_WAIT_ADAPTIVE, 100, &w, &r);
+    struct sk_chan *ch = r->v.ch;
+    struct take t = {r, WAIT_5S, -1, 0, 0, 0};
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, take_thread, &t) == 0);
+    until_asleep(&ch->data_ev);
+    uint64_t a = skt_now_ns();
+    send_value(w, 42);
+    uint64_t b = skt_now_ns();
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK_OK(t.rc);
+    EXPECT(t.value == 42, "the message: %llu", (unsigned long long)t.value);
+    uint64_t p = atomic_load(&ch->data_posted);
+    EXPECT(p >= a && p <= b, "the writer stamped its wake-up: %llu not in "
+           "[%llu, %llu]", (unsigned long long)p, (unsigned long long)a,
+           (unsigned long long)b);
+    close_pair(w, r);
+
+    /* space: a reader wakes a writer waiting for room (a 4 KiB queue of
+     * 8-byte messages: 16-byte records, 256 of them) */
+    open_pair(SHMKIT_KIND_QUEUE, 4096, SHMKIT_WAIT_ADAPTIVE, 100, &w, &r);
+    ch = r->v.ch;
+    int sent = 0;
+    for (uint64_t v = 0; shmkit_writer_send(w, &v, sizeof v, 0) == 0; v++)
+        sent++;
+    EXPECT(sent > 100, "the queue took %d messages before it was full", sent);
+    struct give g = {w, -1};
+    CHECK(pthread_create(&th, NULL, give_thread, &g) == 0);
+    until_asleep(&ch->space_ev);
+    a = skt_now_ns();
+    uint64_t v = 0;
+    size_t n;
+    CHECK_OK(shmkit_reader_recv(r, &v, sizeof v, &n, 0));
+    b = skt_now_ns();
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK_OK(g.rc);
+    p = atomic_load(&ch->space_posted);
+    EXPECT(p >= a && p <= b, "the reader stamped the writer's wake-up: %llu "
+           "not in [%llu, %llu]", (unsigned long long)p,
+           (unsigned long long)a, (unsigned long long)b);
+    close_pair(w, r);
+}
+
+/* ---- 3. the window in real waits ------------------------------------------ */
+
+/* Sends value `delay` ns from now on another thread. */
+struct late {
+    shmkit_writer_t *w;
+    uint64_t delay;
+    int rc;
+};
+
+static void *late_thread(void *arg)
+{
+    struct late *l = arg;
+    cu_sleep_ns(l->delay);
+    uint64_t v = 9;
+    l->rc = shmkit_writer_send(l->w, &v, sizeof v, 0);
+    return NULL;
+}
+
+/* A wake-up made late on purpose.  The reader (in a thread) sleeps after
+ * its window; the message goes in with no wake-up (the sleepers flag taken
+ * away first); the stamp says it came then (or, with future, a minute
+ * later), 20 ms after we saw the reader asleep; 100 ms later we wake it.
+ * Gives the stamp, when we saw the reader asleep and when it was called. */
+static void late_wake(shmkit_writer_t *w, shmkit_reader_t *r, int future,
+                      uint64_t *stamp, uint64_t *seen, uint64_t *t_call)
+{
+    struct sk_chan *ch = r->v.ch;
+    struct take t = {r, WAIT_5S, -1, 0, 0, 0};
+    pthread_t th;
+    /* the flag stays after a wait (sk_event_cancel): take it away, so that
+     * it shows this wait's sleep */
+    atomic_fetch_and(&ch->data_ev.waiters, ~SK_EV_SLEEPERS);
+    CHECK(pthread_create(&th, NULL, take_thread, &t) == 0);
+    until_asleep(&ch->data_ev);
+    *seen = skt_now_ns();
+    /* the flag is set before the last look: give it time to sleep */
+    cu_sleep_ns(20 * MS);
+    atomic_fetch_and(&ch->data_ev.waiters, ~SK_EV_SLEEPERS);
+    *stamp = skt_now_ns() + (future ? 60000 * MS : 0);
+    atomic_store(&ch->data_posted, *stamp);
+    send_value(w, 10);
+    EXPECT(atomic_load(&ch->data_posted) == *stamp,
+           "with no sleeper the writer stamps nothing");
+    cu_sleep_ns(100 * MS);
+    atomic_fetch_or(&ch->data_ev.waiters, SK_EV_SLEEPERS);
+    sk_event_notify_slow(&ch->data_ev, NULL, 1);
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK_OK(t.rc);
+    CHECK(t.value == 10);
+    *t_call = t.t_call;
+}
+
+static void part3(void)
+{
+    const uint32_t spin_us = 10000; /* 10 ms: spin_max 80 ms */
+    const uint64_t base = spin_us * US;
+    shmkit_writer_t *w;
+    shmkit_reader_t *r;
+    open_pair(SHMKIT_KIND_BUS, 1 << 16, SHMKIT_WAIT_SPIN, spin_us, &w, &r);
+    struct sk_chan *ch = r->v.ch;
+    EXPECT(r->v.spin_win_ns == base, "the window starts at spin_us: %llu",
+           (unsigned long long)r->v.spin_win_ns);
+    EXPECT(r->v.spin_max_ns == 8 * base, "spin_max is 8x spin_us: %llu",
+           (unsigned long long)r->v.spin_max_ns);
+    EXPECT(r->v.wake_late_ns == 0, "the wake-up cost is not known yet");
+    pthread_t th;
+
+    /* a window longer than the wait: spun through, no sleep; costly
+     * wake-ups (as if learnt) keep the window, cheap ones set spin_us */
+    for (int cheap = 0; cheap < 2; cheap++) {
+        r->v.spin_win_ns = 30000 * MS;
+        r->v.wake_late_ns = cheap ? 1 * US : 100 * MS;
+        atomic_fetch_and(&ch->data_ev.waiters, ~SK_EV_SLEEPERS);
+        struct late l = {w, 20 * MS, -1};
+        CHECK(pthread_create(&th, NULL, late_thread, &l) == 0);
+        struct take t = {r, WAIT_5S, -1, 0, 0, 0};
+        take_thread(&t);
+        CHECK(pthread_join(th, NULL) == 0);
+        CHECK_OK(l.rc);
+        CHECK_OK(t.rc);
+        EXPECT(t.t_ret - t.t_call >= 20 * MS, "the wait took %llu ns",
+               (unsigned long long)(t.t_ret - t.t_call));
+        EXPECT(!asleep(&ch->data_ev), "a wait inside the window does not "
+               "sleep");
+        if (cheap)
+            EXPECT(r->v.spin_win_ns == base, "where wake-ups are cheap a "
+                   "spun-through wait sets spin_us: %llu",
+                   (unsigned long long)r->v.spin_win_ns);
+        else
+            EXPECT(r->v.spin_win_ns == 30000 * MS, "where they are costly "
+                   "the window stays: %llu",
+                   (unsigned long long)r->v.spin_win_ns);
+    }
+
+    /* a wait far beyond spin_max (200 ms against 80): back to spin_us */
+    r->v.spin_win_ns = 8 * base;
+    r->v.wake_late_ns = 100 * MS;
+    struct late l = {w, 200 * MS, -1};
+    CHECK(pthread_create(&th, NULL, late_thread, &l) == 0);
+    struct take t = {r, WAIT_5S, -1, 0, 0, 0};
+    take_thread(&t);
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK_OK(l.rc);
+    CHECK_OK(t.rc);
+    EXPECT(r->v.spin_win_ns == base, "a long wait sets spin_us again: %llu",
+           (unsigned long long)r->v.spin_win_ns);
+    EXPECT(r->v.wake_late_ns > 0, "a real wake-up was learnt from");
+
+    /* a timeout after a sleep: idle, back to spin_us */
+    r->v.spin_win_ns = 4 * base;
+    t.timeout = 4 * (int64_t)base + 20 * (int64_t)MS;
+    take_thread(&t);
+    CHECK_RC(t.rc, -ETIMEDOUT);
+    EXPECT(r->v.spin_win_ns == base, "a timeout sets spin_us again: %llu",
+           (unsigned long long)r->v.spin_win_ns);
+
+    /* A late wake-up, the cost not known before: its first guess is half
+     * of 100 ms, over 30% of a wait of about 30 ms (10 ms spin, 20 ms
+     * after): the window becomes 1.5x that wait, which lies between
+     * 1.5 x (stamp - (asleep - spin_us)) and 1.5 x (stamp - t_call). */
+    uint64_t stamp, seen, t_call;
+    r->v.wake_late_ns = 0;
+    late_wake(w, r, 0, &stamp, &seen, &t_call);
+    uint64_t win = r->v.spin_win_ns;
+    uint64_t lo = (stamp - (seen - base)) * 3 / 2;
+    uint64_t hi = (stamp - t_call) * 3 / 2;
+    EXPECT(win >= lo && win <= hi && win > base && win <= 8 * base,
+           "a costly wake-up grows the window: %llu not in [%llu, %llu]",
+           (unsigned long long)win, (unsigned long long)lo,
+           (unsigned long long)hi);
+    EXPECT(r->v.wake_late_ns >= 50 * MS, "the cost learnt: %llu",
+           (unsigned long long)r->v.wake_late_ns);
+
+    /* a stamp from the future: spin_us, nothing learnt */
+    uint64_t known = r->v.wake_late_ns;
+    late_wake(w, r, 1, &stamp, &seen, &t_call);
+    EXPECT(r->v.spin_win_ns == base, "a stamp from the future sets "
+           "spin_us: %llu", (unsigned long long)r->v.spin_win_ns);
+    EXPECT(r->v.wake_late_ns == known, "and teaches nothing");
+    close_pair(w, r);
+
+    /* spin_max_us = spin_us: fixed; below spin_us: fixed too */
+    for (int below = 0; below < 2; below++) {
+        skt_name(name, sizeof name);
+        cu_create(name, SHMKIT_KIND_BUS, 1 << 16, 1, 0, 0);
+        shmkit_endpoint_opts_t eo;
+        cu_eo(&eo, SHMKIT_WAIT_SPIN);
+        CHECK_OK(shmkit_writer_open(name, &eo, &w));
+        cu_eo(&eo, SHMKIT_WAIT_ADAPTIVE);
+        eo.spin_us = spin_us;
+        eo.spin_max_us = below ? 3 : spin_us;
+        CHECK_OK(shmkit_reader_open(name, &eo, &r));
+        EXPECT(r->v.spin_max_ns == base, "spin_max_us %u: %llu",
+               eo.spin_max_us, (unsigned long long)r->v.spin_max_ns);
+        late_wake(w, r, 0, &stamp, &seen, &t_call);
+        EXPECT(r->v.spin_win_ns == base, "a fixed window does not grow: "
+               "%llu", (unsigned long long)r->v.spin_win_ns);
+        close_pair(w, r);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    cu_init("test_chan_adaptive", 60);
+    int only = argc > 1 ? atoi(argv[1]) : 0;
+    void (*parts[])(void) = {part1, part2, part3};
+    for (int i = 0; i < 3; i++)
+        if (!only || only == i + 1)
+            parts[i]();
+    return cu_result();
+}
