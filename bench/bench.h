@@ -194,7 +194,7 @@ void register_cleanup(void (*fn)(void));
 
 /* ---- results ----------------------------------------------------------------- */
 
-enum { R_RTT, R_TPUT, R_BW, R_FANOUT, R_SLOW, R_IDLE, R_STALL, R_BURST };
+enum { R_RTT, R_TPUT, R_BW, R_FANOUT, R_SLOW, R_IDLE, R_STALL, R_BURST, R_PACED };
 
 typedef struct lat_stats {
     double p50, p90, p99, p999, max, mean;
@@ -235,6 +235,7 @@ typedef struct result {
     double rd_rates[MAX_READERS_FANOUT];
     uint64_t rd_lost[MAX_READERS_FANOUT];
     double cpu_ms, cpu_pct, seconds;
+    unsigned gap_us;           /* paced: a message every gap_us             */
     char note[128];
 } result_t;
 
@@ -242,6 +243,7 @@ void add_result(const result_t *r);
 void add_skip(const char *what, const char *why);
 void add_failure(const char *what, const char *why); /* counts toward exit 1 */
 void bench_stats(uint64_t *v, long n, lat_stats_t *out); /* sorts v (ticks) */
+void bench_stats_ns(uint64_t *v, long n, lat_stats_t *out); /* ... (ns)       */
 int want(const char *label);
 void section(const char *title);
 
@@ -280,6 +282,9 @@ extern const mech_t mech_sk_queue, mech_sk_queue_batched, mech_sk_bus_lossy, mec
 int run_fanout(int reliable, int nreaders);
 int run_slow_reader(int reliable);
 int run_idle(int wait);
+/* a 64 B message every gap_us: latency and the reader's CPU; fixed: an
+ * adaptive window that never grows (spin_max_us = spin_us) */
+int run_paced(int wait, int fixed, unsigned gap_us, long max_samples);
 
 /* peers */
 #ifdef HAVE_ICEORYX

@@ -1,7 +1,7 @@
 /*
  * mech_shmkit.c - shmkit's channels under the harness, plus the bus-only
- * measurements: fan-out, one slow reader, and the CPU an idle blocked
- * reader burns.
+ * measurements: fan-out, one slow reader, the CPU an idle blocked reader
+ * burns, and a paced stream's latency against its reader's CPU.
  *
  * Channels are created persistent by the parent (so neither child races
  * the other to create them) under names "skb-PID-POINT-a" (A -> B) and
@@ -496,6 +496,139 @@ int run_idle(int wait)
     r.cpu_pct = r.seconds > 0 ? r.cpu_ms / (r.seconds * 1e3) * 100.0 : 0;
     snprintf(r.note, sizeof r.note, "getrusage of the reader, from its recv call to "
                                     "the message");
+    add_result(&r);
+    return 0;
+}
+
+/* ---- a paced stream: latency against the reader's CPU ---------------------- */
+
+/*
+ * The writer sends a 64-byte message every `gap` microseconds (it spins
+ * until each one is due, so the pace is exact), stamped with
+ * CLOCK_MONOTONIC; the reader, in the point's wait mode, takes each one
+ * and records how long after the stamp it had it.  Its CPU time over the
+ * stream (getrusage) against the stream's wall time is what that latency
+ * cost.  "adaptive, fixed" is adaptive waiting with spin_max_us = spin_us
+ * (a window that never grows): what adaptive was before it learnt.
+ */
+static point_t paced_p;
+static int paced_wait, paced_fixed;
+static uint64_t paced_gap_ns;
+static long paced_n;
+
+static int paced_child(int side, void *arg)
+{
+    (void)arg;
+    uint64_t m[8] = {0};
+    size_t n;
+    if (side == 0) {
+        shmkit_writer_t *w;
+        if (sk_open_w(paced_p.name[0], SHMKIT_WAIT_SPIN, &w) < 0)
+            return 1;
+        bench_barrier(2);
+        uint64_t due = now_ns();
+        for (long i = 0; i <= paced_n; i++) {
+            due += paced_gap_ns;
+            while (now_ns() < due)
+                cpu_pause();
+            m[0] = now_ns();
+            m[1] = i == paced_n ? SEQ_END : (uint64_t)i;
+            int r = shmkit_writer_send(w, m, sizeof m, -1);
+            if (r < 0) {
+                child_fail("paced writer: send: %s", shmkit_last_error());
+                return 1;
+            }
+        }
+        shmkit_writer_close(w);
+        return 0;
+    }
+    shmkit_endpoint_opts_t eo;
+    shmkit_endpoint_opts_init(&eo);
+    eo.wait = (shmkit_wait_t)paced_wait;
+    eo.open_timeout_ms = 5000;
+    if (paced_fixed)
+        eo.spin_max_us = eo.spin_us;
+    shmkit_reader_t *rd;
+    if (shmkit_reader_open(paced_p.name[0], &eo, &rd) < 0) {
+        child_fail("shmkit_reader_open: %s", shmkit_last_error());
+        return 1;
+    }
+    bench_barrier(2);
+    double c0 = cpu_ms_self();
+    uint64_t t0 = now_ns();
+    long k = 0;
+    for (;;) {
+        int r = shmkit_reader_recv(rd, m, sizeof m, &n, -1);
+        uint64_t t = now_ns();
+        if (r < 0 || n != sizeof m) {
+            child_fail("paced reader: recv returned %d (%s)", r, shmkit_strerror(r));
+            return 1;
+        }
+        if (m[1] == SEQ_END)
+            break;
+        if (m[1] != (uint64_t)k || k >= paced_n) {
+            child_fail("paced reader: message %llu where %ld was due",
+                       (unsigned long long)m[1], k);
+            return 1;
+        }
+        ctl->lat[k++] = t > m[0] ? t - m[0] : 0;
+    }
+    uint64_t t1 = now_ns();
+    double c1 = cpu_ms_self();
+    ctl->t_start = t0;
+    ctl->t_end = t1;
+    ctl->received = (uint64_t)k;
+    ctl->sent = (uint64_t)((c1 - c0) * 1000.0); /* microseconds of CPU */
+    shmkit_reader_close(rd);
+    return 0;
+}
+
+int run_paced(int wait, int fixed, unsigned gap_us, long max_samples)
+{
+    const char *mode = wait == SHMKIT_WAIT_SPIN ? "spin"
+                       : wait == SHMKIT_WAIT_BLOCK ? "block" : "adaptive";
+    char label[96], why[256];
+    snprintf(label, sizeof label, "paced:queue%s:%s:%u", fixed ? " fixed" : "",
+             mode, gap_us);
+    if (!want(label))
+        return 0;
+    memset(&paced_p, 0, sizeof paced_p);
+    paced_p.size = 64;
+    paced_p.id = 3000 + (int)gap_us * 8 + wait * 2 + fixed;
+    if (sk_create(&paced_p, SHMKIT_KIND_QUEUE, 0, 1, why, sizeof why) < 0) {
+        add_failure(label, why);
+        sk_teardown(&paced_p);
+        return -1;
+    }
+    paced_wait = wait;
+    paced_fixed = fixed;
+    paced_gap_ns = (uint64_t)gap_us * 1000;
+    paced_n = (long)(cfg.seconds * 1e6 / gap_us);
+    if (paced_n > max_samples)
+        paced_n = max_samples;
+    if (paced_n < 100)
+        paced_n = 100;
+    ctl_reset(2);
+    int rc = run_children(2, 1, paced_child, NULL,
+                          60 + (int)((double)paced_n * gap_us / 1e6));
+    sk_teardown(&paced_p);
+    if (rc < 0) {
+        add_failure(label, ctl->why);
+        return -1;
+    }
+    result_t r;
+    memset(&r, 0, sizeof r);
+    r.type = R_PACED;
+    snprintf(r.group, sizeof r.group, "shmkit");
+    snprintf(r.mech, sizeof r.mech, "queue%s", fixed ? ", window fixed" : "");
+    snprintf(r.mode, sizeof r.mode, "%s", mode);
+    snprintf(r.variant, sizeof r.variant, "copy");
+    r.size = 64;
+    r.gap_us = gap_us;
+    bench_stats_ns(ctl->lat, (long)ctl->received, &r.lat);
+    r.seconds = (double)(ctl->t_end - ctl->t_start) / 1e9;
+    r.cpu_ms = (double)ctl->sent / 1000.0;
+    r.cpu_pct = r.seconds > 0 ? r.cpu_ms / (r.seconds * 1e3) * 100.0 : 0;
     add_result(&r);
     return 0;
 }

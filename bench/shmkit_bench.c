@@ -306,7 +306,7 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static lat_stats_t stats_from(uint64_t *v, long n)
+static lat_stats_t stats_k(uint64_t *v, long n, double k)
 {
     lat_stats_t s = {0};
     if (n <= 0)
@@ -315,7 +315,6 @@ static lat_stats_t stats_from(uint64_t *v, long n)
     double sum = 0;
     for (long i = 0; i < n; i++)
         sum += (double)v[i];
-    double k = bench_use_tsc ? bench_ns_per_tick : 1.0;
     s.n = n;
     s.mean = sum / (double)n * k;
     s.p50 = (double)v[n / 2] * k;
@@ -326,9 +325,19 @@ static lat_stats_t stats_from(uint64_t *v, long n)
     return s;
 }
 
+static lat_stats_t stats_from(uint64_t *v, long n)
+{
+    return stats_k(v, n, bench_use_tsc ? bench_ns_per_tick : 1.0);
+}
+
 void bench_stats(uint64_t *v, long n, lat_stats_t *out)
 {
     *out = stats_from(v, n);
+}
+
+void bench_stats_ns(uint64_t *v, long n, lat_stats_t *out)
+{
+    *out = stats_k(v, n, 1.0);
 }
 
 static int cmp_dbl(const void *a, const void *b)
@@ -398,6 +407,11 @@ static void print_header(int type)
         printf("%-34s %-8s %-9s %7s %8s %8s %8s %8s %9s %8s\n",
                "one way, in bursts of 128", "wait", "payload", "size", "p50 ns",
                "p90", "p99", "p99.9", "max", "mean");
+        break;
+    case R_PACED:
+        printf("%-34s %-8s %7s %7s %8s %8s %8s %8s %9s %8s\n",
+               "paced stream, 64 B", "wait", "gap us", "size", "p50 us", "p90",
+               "p99", "p99.9", "max", "CPU %");
         break;
     case R_STALL:
         printf("%-34s %-8s %8s %9s %8s %8s %9s %8s\n", "the machine's own stalls",
@@ -487,6 +501,11 @@ static void print_result(const result_t *r)
     case R_IDLE:
         printf("%-34s %-8s %8.1f %10.2f %8.3f  %s\n", label, r->mode, r->seconds,
                r->cpu_ms, r->cpu_pct, r->note);
+        break;
+    case R_PACED:
+        printf("%-34s %-8s %7u %7s %8.1f %8.1f %8.1f %8.1f %9.1f %8.1f\n", label,
+               r->mode, r->gap_us, sz, r->lat.p50 / 1e3, r->lat.p90 / 1e3,
+               r->lat.p99 / 1e3, r->lat.p999 / 1e3, r->lat.max / 1e3, r->cpu_pct);
         break;
     case R_STALL:
         printf("%-34s %-8s %8.2f %9.0f %8.1f %8.1f %9.1f %8.2f  %s\n", label, r->mode,
@@ -1389,7 +1408,7 @@ static int write_json(const char *path)
     fprintf(f, "  \"results\": [");
     static const char *types[] = {"rtt", "throughput", "bandwidth", "fanout",
                                   "slow_reader", "idle_cpu", "cpu_stalls",
-                                  "burst_latency"};
+                                  "burst_latency", "paced"};
     for (size_t i = 0; i < nresults; i++) {
         const result_t *r = &results[i];
         fprintf(f, "%s\n    {\"type\": \"%s\", \"group\": ", i ? "," : "", types[r->type]);
@@ -1466,6 +1485,14 @@ static int write_json(const char *path)
         case R_IDLE:
             fprintf(f, ", \"seconds\": %.2f, \"cpu_ms\": %.3f, \"cpu_percent\": %.4f",
                     r->seconds, r->cpu_ms, r->cpu_pct);
+            break;
+        case R_PACED:
+            fprintf(f, ", \"gap_us\": %u, \"n\": %ld, \"p50_ns\": %.1f, "
+                       "\"p90_ns\": %.1f, \"p99_ns\": %.1f, \"p999_ns\": %.1f, "
+                       "\"max_ns\": %.1f, \"mean_ns\": %.1f, \"seconds\": %.3f, "
+                       "\"reader_cpu_percent\": %.2f",
+                    r->gap_us, r->lat.n, r->lat.p50, r->lat.p90, r->lat.p99,
+                    r->lat.p999, r->lat.max, r->lat.mean, r->seconds, r->cpu_pct);
             break;
         case R_STALL:
             fprintf(f, ", \"seconds\": %.3f, \"stalls\": %ld, \"stalls_per_s\": %.1f, "
@@ -2158,6 +2185,7 @@ int main(int argc, char **argv)
         run_tput(&mech_sk_queue_batched, 64, PAY_COPY, SHMKIT_WAIT_SPIN, "spin");
         run_burst(&mech_sk_queue_hold0, 64, SHMKIT_WAIT_SPIN, "spin");
         run_burst(&mech_sk_queue, 64, SHMKIT_WAIT_SPIN, "spin");
+        run_paced(SHMKIT_WAIT_ADAPTIVE, 0, 100, 2 * most);
     } else {
         for (int k = 0; k < 4; k++)
             for (int i = 0; i < NSIZES; i++) {
@@ -2211,6 +2239,14 @@ int main(int argc, char **argv)
         run_slow_reader(1);
         run_idle(SHMKIT_WAIT_BLOCK);
         run_idle(SHMKIT_WAIT_ADAPTIVE);
+        section("shmkit: a paced stream, latency against the reader's CPU");
+        static const unsigned gaps[] = {20, 100, 200, 1000};
+        for (int i = 0; i < 4; i++) {
+            run_paced(SHMKIT_WAIT_SPIN, 0, gaps[i], 2 * most);
+            run_paced(SHMKIT_WAIT_ADAPTIVE, 0, gaps[i], 2 * most);
+            run_paced(SHMKIT_WAIT_ADAPTIVE, 1, gaps[i], 2 * most);
+            run_paced(SHMKIT_WAIT_BLOCK, 0, gaps[i], 2 * most);
+        }
     }
 
     /* kernel */

@@ -576,11 +576,10 @@ fail:
  *
  * So a notifier that wakes sleepers stamps the time first (`posted`, next
  * to the eventcount), and a waiter that slept and got what it waited for
- * learns two things: how late the wake-up made it (t_ret - posted), which
- * feeds an estimate of this machine's wake-up cost (sk_wake_late), and how
- * long the wait was (posted - t0).  A wait that it spun through tells it
- * the wait's length only.  After each wait longer than spin_us, the
- * window for the next (sk_spin_window) is:
+ * learns how late the wake-up made it (t_ret - posted), which feeds an
+ * estimate of this machine's wake-up cost (sk_wake_late).  After each wait
+ * longer than spin_us, slept through or spun through, the window for the
+ * next (sk_spin_window) is:
  *
  *  - 1.5x that wait, if the wake-up cost is over 30% of it (the adaptive
  *    target: within 1.3x of spinning) and that is at most spin_max_us
@@ -588,16 +587,22 @@ fail:
  *  - spin_us otherwise: sparse messages, an idle channel, or a timeout
  *    cost no more CPU than with a fixed window.
  *
+ * A wait slept through counts from its start to its return, the wake-up
+ * included, so that it measures what one spun through would: in a paced
+ * stream a late wake-up shortens the next wait by as much, and a rule that
+ * counted only up to `posted` would see short waits while sleeping and
+ * long ones while spinning, and flip between the two.
+ *
  * Round trips of large messages (each side waits for the other's copies,
- * just over 50 us at 1 MiB) and streams at a few kHz on a VM are thus
- * spun through; a 1 kHz stream, or any stream on a machine with cheap
+ * just over 50 us at 1 MiB) and streams at over 7 kHz on a VM are thus
+ * spun through; a 5 kHz stream, or any stream on a machine with cheap
  * wake-ups, sleeps as before.  spin_us 0 never spins; spin_max_us =
- * spin_us keeps the window fixed.  `posted` comes from
- * another process: outside [t_sleep, t_ret] it is not about this wake-up
- * (an old stamp, an older writer that stamps nothing, a hostile one), and
- * the window goes back to spin_us.  The estimate is a moving average of
- * samples held within half and twice it, so that one slow wake-up (a host
- * stall) or one fast one (a vCPU that had not halted yet) moves it little.
+ * spin_us keeps the window fixed.  `posted` comes from another process:
+ * outside [t_sleep, t_ret] it is not about this wake-up (an old stamp, an
+ * older writer that stamps nothing, a hostile one), and the window goes
+ * back to spin_us.  The estimate is a moving average of samples held
+ * within half and twice it, so that one slow wake-up (a host stall) or
+ * one fast one (a vCPU that had not halted yet) moves it little.
  */
 uint64_t sk_wake_late(uint64_t est_ns, uint64_t late_ns)
 {
@@ -637,7 +642,7 @@ static void learn_sleep(struct sk_chan_view *v, _Atomic uint64_t *posted,
     }
     v->wake_late_ns = sk_wake_late(v->wake_late_ns, t_ret - p);
     v->spin_win_ns = sk_spin_window(base, v->spin_max_ns, v->spin_win_ns,
-                                    v->wake_late_ns, p - t0);
+                                    v->wake_late_ns, t_ret - t0);
 }
 
 int sk_chan_wait(struct sk_chan_view *v, struct sk_event *ev,

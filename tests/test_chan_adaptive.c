@@ -225,10 +225,14 @@ static void *late_thread(void *arg)
 /* A wake-up made late on purpose.  The reader (in a thread) sleeps after
  * its window; the message goes in with no wake-up (the sleepers flag taken
  * away first); the stamp says it came then (or, with future, a minute
- * later), 20 ms after we saw the reader asleep; 100 ms later we wake it.
- * Gives the stamp, when we saw the reader asleep and when it was called. */
+ * later), 20 ms after we saw the reader asleep; LATE later we wake it.
+ * Gives the stamp, when we saw the reader asleep, and when the reader's
+ * call began and ended. */
+#define LATE (40 * MS)
+
 static void late_wake(shmkit_writer_t *w, shmkit_reader_t *r, int future,
-                      uint64_t *stamp, uint64_t *seen, uint64_t *t_call)
+                      uint64_t *stamp, uint64_t *seen, uint64_t *t_call,
+                      uint64_t *t_ret)
 {
     struct sk_chan *ch = r->v.ch;
     struct take t = {r, WAIT_5S, -1, 0, 0, 0};
@@ -247,18 +251,19 @@ static void late_wake(shmkit_writer_t *w, shmkit_reader_t *r, int future,
     send_value(w, 10);
     EXPECT(atomic_load(&ch->data_posted) == *stamp,
            "with no sleeper the writer stamps nothing");
-    cu_sleep_ns(100 * MS);
+    cu_sleep_ns(LATE);
     atomic_fetch_or(&ch->data_ev.waiters, SK_EV_SLEEPERS);
     sk_event_notify_slow(&ch->data_ev, NULL, 1);
     CHECK(pthread_join(th, NULL) == 0);
     CHECK_OK(t.rc);
     CHECK(t.value == 10);
     *t_call = t.t_call;
+    *t_ret = t.t_ret;
 }
 
 static void part3(void)
 {
-    const uint32_t spin_us = 10000; /* 10 ms: spin_max 80 ms */
+    const uint32_t spin_us = 20000; /* 20 ms: spin_max 160 ms */
     const uint64_t base = spin_us * US;
     shmkit_writer_t *w;
     shmkit_reader_t *r;
@@ -277,14 +282,14 @@ static void part3(void)
         r->v.spin_win_ns = 30000 * MS;
         r->v.wake_late_ns = cheap ? 1 * US : 100 * MS;
         atomic_fetch_and(&ch->data_ev.waiters, ~SK_EV_SLEEPERS);
-        struct late l = {w, 20 * MS, -1};
+        struct late l = {w, 40 * MS, -1};
         CHECK(pthread_create(&th, NULL, late_thread, &l) == 0);
         struct take t = {r, WAIT_5S, -1, 0, 0, 0};
         take_thread(&t);
         CHECK(pthread_join(th, NULL) == 0);
         CHECK_OK(l.rc);
         CHECK_OK(t.rc);
-        EXPECT(t.t_ret - t.t_call >= 20 * MS, "the wait took %llu ns",
+        EXPECT(t.t_ret - t.t_call >= 40 * MS, "the wait took %llu ns",
                (unsigned long long)(t.t_ret - t.t_call));
         EXPECT(!asleep(&ch->data_ev), "a wait inside the window does not "
                "sleep");
@@ -298,7 +303,7 @@ static void part3(void)
                    (unsigned long long)r->v.spin_win_ns);
     }
 
-    /* a wait far beyond spin_max (200 ms against 80): back to spin_us */
+    /* a wait far beyond spin_max (200 ms against 160): back to spin_us */
     r->v.spin_win_ns = 8 * base;
     r->v.wake_late_ns = 100 * MS;
     struct late l = {w, 200 * MS, -1};
@@ -320,26 +325,36 @@ static void part3(void)
     EXPECT(r->v.spin_win_ns == base, "a timeout sets spin_us again: %llu",
            (unsigned long long)r->v.spin_win_ns);
 
-    /* A late wake-up, the cost not known before: its first guess is half
-     * of 100 ms, over 30% of a wait of about 30 ms (10 ms spin, 20 ms
-     * after): the window becomes 1.5x that wait, which lies between
-     * 1.5 x (stamp - (asleep - spin_us)) and 1.5 x (stamp - t_call). */
-    uint64_t stamp, seen, t_call;
+    /* A late wake-up, the cost not known before: the first guess is half
+     * the sample */
+    uint64_t stamp, seen, t_call, t_ret;
     r->v.wake_late_ns = 0;
-    late_wake(w, r, 0, &stamp, &seen, &t_call);
+    late_wake(w, r, 0, &stamp, &seen, &t_call, &t_ret);
+    EXPECT(r->v.wake_late_ns >= LATE / 2 &&
+               r->v.wake_late_ns <= (t_ret - stamp) / 2,
+           "the first guess: %llu", (unsigned long long)r->v.wake_late_ns);
+
+    /* A late wake-up where wake-ups are known to cost LATE: 40 ms late on
+     * a wait of about 80 (20 ms spin, 20 ms after, 40 late), over 30%.
+     * The window becomes 1.5x that wait, from the reader's start (between
+     * t_call and asleep - spin_us) to its return (between stamp + LATE and
+     * t_ret). */
+    r->v.wake_late_ns = LATE;
+    r->v.spin_win_ns = base;
+    late_wake(w, r, 0, &stamp, &seen, &t_call, &t_ret);
     uint64_t win = r->v.spin_win_ns;
-    uint64_t lo = (stamp - (seen - base)) * 3 / 2;
-    uint64_t hi = (stamp - t_call) * 3 / 2;
+    uint64_t lo = (stamp + LATE - (seen - base)) * 3 / 2;
+    uint64_t hi = (t_ret - t_call) * 3 / 2;
     EXPECT(win >= lo && win <= hi && win > base && win <= 8 * base,
            "a costly wake-up grows the window: %llu not in [%llu, %llu]",
            (unsigned long long)win, (unsigned long long)lo,
            (unsigned long long)hi);
-    EXPECT(r->v.wake_late_ns >= 50 * MS, "the cost learnt: %llu",
+    EXPECT(r->v.wake_late_ns >= LATE, "the cost learnt: %llu",
            (unsigned long long)r->v.wake_late_ns);
 
     /* a stamp from the future: spin_us, nothing learnt */
     uint64_t known = r->v.wake_late_ns;
-    late_wake(w, r, 1, &stamp, &seen, &t_call);
+    late_wake(w, r, 1, &stamp, &seen, &t_call, &t_ret);
     EXPECT(r->v.spin_win_ns == base, "a stamp from the future sets "
            "spin_us: %llu", (unsigned long long)r->v.spin_win_ns);
     EXPECT(r->v.wake_late_ns == known, "and teaches nothing");
@@ -358,7 +373,8 @@ static void part3(void)
         CHECK_OK(shmkit_reader_open(name, &eo, &r));
         EXPECT(r->v.spin_max_ns == base, "spin_max_us %u: %llu",
                eo.spin_max_us, (unsigned long long)r->v.spin_max_ns);
-        late_wake(w, r, 0, &stamp, &seen, &t_call);
+        r->v.wake_late_ns = LATE;
+        late_wake(w, r, 0, &stamp, &seen, &t_call, &t_ret);
         EXPECT(r->v.spin_win_ns == base, "a fixed window does not grow: "
                "%llu", (unsigned long long)r->v.spin_win_ns);
         close_pair(w, r);
