@@ -508,7 +508,8 @@ int run_idle(int wait)
  * CLOCK_MONOTONIC; the reader, in the point's wait mode, takes each one
  * and records how long after the stamp it had it.  Its CPU time over the
  * stream (getrusage) against the stream's wall time is what that latency
- * cost.  "adaptive, fixed" is adaptive waiting with spin_max_us = spin_us
+ * cost.  After a stall of the writer's own, the pace starts again from
+ * then, not with a burst.  "adaptive, fixed" is adaptive waiting with spin_max_us = spin_us
  * (a window that never grows): what adaptive was before it learnt.
  */
 static point_t paced_p;
@@ -529,9 +530,12 @@ static int paced_child(int side, void *arg)
         uint64_t due = now_ns();
         for (long i = 0; i <= paced_n; i++) {
             due += paced_gap_ns;
-            while (now_ns() < due)
+            uint64_t t;
+            while ((t = now_ns()) < due)
                 cpu_pause();
-            m[0] = now_ns();
+            if (t - due > paced_gap_ns)
+                due = t; /* after a stall of ours: no burst to catch up */
+            m[0] = t;
             m[1] = i == paced_n ? SEQ_END : (uint64_t)i;
             int r = shmkit_writer_send(w, m, sizeof m, -1);
             if (r < 0) {
@@ -588,7 +592,7 @@ int run_paced(int wait, int fixed, unsigned gap_us, long max_samples)
     const char *mode = wait == SHMKIT_WAIT_SPIN ? "spin"
                        : wait == SHMKIT_WAIT_BLOCK ? "block" : "adaptive";
     char label[96], why[256];
-    snprintf(label, sizeof label, "paced:queue%s:%s:%u", fixed ? " fixed" : "",
+    snprintf(label, sizeof label, "paced:queue%s:%s:%uus", fixed ? " fixed" : "",
              mode, gap_us);
     if (!want(label))
         return 0;
@@ -604,10 +608,10 @@ int run_paced(int wait, int fixed, unsigned gap_us, long max_samples)
     paced_fixed = fixed;
     paced_gap_ns = (uint64_t)gap_us * 1000;
     paced_n = (long)(cfg.seconds * 1e6 / gap_us);
-    if (paced_n > max_samples)
-        paced_n = max_samples;
     if (paced_n < 100)
         paced_n = 100;
+    if (paced_n > max_samples) /* what ctl->lat holds */
+        paced_n = max_samples;
     ctl_reset(2);
     int rc = run_children(2, 1, paced_child, NULL,
                           60 + (int)((double)paced_n * gap_us / 1e6));

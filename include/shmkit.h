@@ -404,10 +404,11 @@ SHMKIT_API int shmkit_channel_create(const char *name,
 typedef struct shmkit_endpoint_opts {
     shmkit_wait_t wait;      /**< how to wait; default ADAPTIVE              */
     uint32_t spin_us;        /**< adaptive: spin at least this long before
-                                  sleeping (default 50); longer, up to
-                                  spin_max_us, where this machine's
-                                  wake-ups proved to cost over 30% of the
-                                  waits (shmkit_channel(3), "Waiting")     */
+                                  sleeping (default 50); longer (at most
+                                  spin_max_us) where this side's wake-ups
+                                  proved to cost over 30% of its waits
+                                  (shmkit_channel(3), "Timeouts and
+                                  waiting"); 0: never spin               */
     int open_timeout_ms;     /**< wait this long for the channel to appear
                                   and be ready (default 1000)                */
     const shmkit_channel_opts_t *create; /**< writer: create if missing      */
@@ -430,8 +431,8 @@ typedef struct shmkit_endpoint_opts {
                                   SHMKIT_HOLD_NS_DEFAULT; 0: look again at
                                   once)                                    */
     uint32_t spin_max_us;    /**< adaptive: the longest the spin may grow
-                                  to (0, the default: 8 x spin_us;
-                                  spin_us or less: never grows)            */
+                                  to (0, the default: 8 x spin_us; from
+                                  1 to spin_us: it never grows)            */
 } shmkit_endpoint_opts_t;
 
 #define SHMKIT_HOLD_NS_DEFAULT 500

@@ -324,8 +324,8 @@ static int view_init(struct sk_chan_view *v, shmkit_segment_t *seg,
     v->spin_win_ns = (uint64_t)eo->spin_us * 1000;
     v->spin_max_ns = eo->spin_max_us ? (uint64_t)eo->spin_max_us * 1000
                                      : v->spin_win_ns * SK_SPIN_GROW;
-    if (v->spin_max_ns < v->spin_win_ns)
-        v->spin_max_ns = v->spin_win_ns;
+    if (v->spin_max_ns < v->spin_win_ns || !eo->spin_us)
+        v->spin_max_ns = v->spin_win_ns; /* spin_us 0: no spinning at all */
     v->hold_ns = eo->hold_ns;
     if (!sk_membarrier_init()) {
         /* we cannot do the heavy half of the barrier: notifiers must fence */
@@ -600,14 +600,26 @@ fail:
  * spin_us keeps the window fixed.  `posted` comes from another process:
  * outside [t_sleep, t_ret] it is not about this wake-up (an old stamp, an
  * older writer that stamps nothing, a hostile one), and the window goes
- * back to spin_us.  The estimate is a moving average of samples held
- * within half and twice it, so that one slow wake-up (a host stall) or
- * one fast one (a vCPU that had not halted yet) moves it little.
+ * back to spin_us.  The estimate starts as the smaller of the first two
+ * samples, then is a moving average of samples held within half and twice
+ * it, so that one slow wake-up (a host stall) or one fast one (a vCPU that
+ * had not halted yet) moves it little; no sample counts as more than
+ * spin_max (a hostile stamp).  A wait cut short by its timeout, in the
+ * spin or in a sleep, sets the window back to spin_us; one ended by an
+ * error leaves it as it is.
  */
-uint64_t sk_wake_late(uint64_t est_ns, uint64_t late_ns)
+uint64_t sk_wake_late(uint64_t est_ns, uint64_t *first_ns, uint64_t late_ns)
 {
-    if (!est_ns)
-        return late_ns / 2 ? late_ns / 2 : 1; /* a first, cautious guess */
+    if (!late_ns)
+        late_ns = 1; /* 0 means "not known" */
+    if (!est_ns) {
+        /* the smaller of the first two: one stall is not the estimate */
+        if (!*first_ns) {
+            *first_ns = late_ns;
+            return 0;
+        }
+        return late_ns < *first_ns ? late_ns : *first_ns;
+    }
     /* a moving average of samples held within [est / 2, 2 est] */
     if (late_ns > 2 * est_ns)
         late_ns = 2 * est_ns;
@@ -634,13 +646,20 @@ static void learn_sleep(struct sk_chan_view *v, _Atomic uint64_t *posted,
                         uint64_t t0, uint64_t t_sleep)
 {
     uint64_t base = (uint64_t)v->spin_us * 1000;
-    uint64_t t_ret = sk_now_ns(CLOCK_MONOTONIC);
+    /* the stamp first: a later notify (the sleepers flag stays after a
+     * wait) may stamp again, and must not look like one from the future.
+     * The acquire of the eventcount's seq in sk_event_prepare() made this
+     * wake-up's stamp visible. */
     uint64_t p = atomic_load_explicit(posted, memory_order_relaxed);
+    uint64_t t_ret = sk_now_ns(CLOCK_MONOTONIC);
     if (p < t_sleep || p > t_ret) {
         v->spin_win_ns = base;
         return;
     }
-    v->wake_late_ns = sk_wake_late(v->wake_late_ns, t_ret - p);
+    uint64_t late = t_ret - p;
+    if (late > v->spin_max_ns)
+        late = v->spin_max_ns;
+    v->wake_late_ns = sk_wake_late(v->wake_late_ns, &v->wake_first_ns, late);
     v->spin_win_ns = sk_spin_window(base, v->spin_max_ns, v->spin_win_ns,
                                     v->wake_late_ns, t_ret - t0);
 }
@@ -662,7 +681,8 @@ int sk_chan_wait(struct sk_chan_view *v, struct sk_event *ev,
     uint64_t spin_end = now;
     int adaptive = v->wait == SHMKIT_WAIT_ADAPTIVE;
     if (adaptive)
-        spin_end = now + v->spin_win_ns;
+        spin_end = v->spin_win_ns < deadline - now ? now + v->spin_win_ns
+                                                   : deadline;
     else if (v->wait == SHMKIT_WAIT_SPIN || v->wait == SHMKIT_WAIT_YIELD)
         spin_end = deadline;
     uint64_t next_slow = now + SK_SLOW_EVERY_NS;
@@ -690,8 +710,13 @@ int sk_chan_wait(struct sk_chan_view *v, struct sk_event *ev,
             next_slow = now + SK_SLOW_EVERY_NS;
         }
     }
-    if (now >= deadline)
-        return (r = slow(ctx)) != 0 ? r : -ETIMEDOUT;
+    if (now >= deadline) {
+        if ((r = slow(ctx)) != 0)
+            return r;
+        if (adaptive) /* nothing came: idle */
+            v->spin_win_ns = (uint64_t)v->spin_us * 1000;
+        return -ETIMEDOUT;
+    }
     /* blocking phase */
     uint64_t t_sleep = now;
     for (int slept = 0;; slept = 1) {

@@ -235,6 +235,7 @@ struct sk_chan_view {
     uint64_t spin_max_ns;   /* adaptive: ... at most this (spin_max_us)    */
     uint64_t wake_late_ns;  /* adaptive: what a wake-up costs here, as
                                learnt (sk_wake_late); 0: not yet known    */
+    uint64_t wake_first_ns; /* ... the first sample, until the second     */
 };
 
 struct shmkit_writer {
@@ -314,7 +315,7 @@ typedef int (*sk_cond_fn)(void *ctx);
 int sk_chan_wait(struct sk_chan_view *v, struct sk_event *ev,
                  _Atomic uint64_t *posted, sk_cond_fn cond, sk_cond_fn slow,
                  void *ctx, int64_t timeout_ns);
-uint64_t sk_wake_late(uint64_t est_ns, uint64_t late_ns);
+uint64_t sk_wake_late(uint64_t est_ns, uint64_t *first_ns, uint64_t late_ns);
 uint64_t sk_spin_window(uint64_t base_ns, uint64_t max_ns, uint64_t win_ns,
                         uint64_t late_ns, uint64_t wait_ns);
 #define SK_SPIN_GROW 8u /* default spin_max_us: 8x spin_us */
