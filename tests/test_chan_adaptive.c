@@ -19,6 +19,9 @@
  *     on purpose grows the window by the rule's numbers, and a stamp from
  *     the future sets spin_us and teaches nothing; spin_max_us = spin_us
  *     (or below) keeps the window fixed, and spin_us 0 never spins.
+ *  4. Idle after a stream: a reader whose window had grown to spin_max
+ *     spins it once, then sleeps (its CPU time over a 500 ms wait stays
+ *     far under it), and its window is spin_us again.
  *
  * Every part can be run alone: test_chan_adaptive N.
  */
@@ -458,12 +461,46 @@ static void part3(void)
     }
 }
 
+/* ---- 4. idle after a stream ------------------------------------------------ */
+
+/* The CPU time of the calling thread, ns. */
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void part4(void)
+{
+    /* spin_us 1 ms, spin_max the default 8 ms; the window grown to it, as
+     * after a stream whose wake-ups were costly; then nothing for 500 ms */
+    shmkit_writer_t *w;
+    shmkit_reader_t *r;
+    open_pair(SHMKIT_KIND_QUEUE, 1 << 16, SHMKIT_WAIT_SPIN, 1000, 0, &w, &r);
+    EXPECT(r->v.spin_max_ns == 8 * MS, "the default spin_max: 8x spin_us "
+           "(%llu)", (unsigned long long)r->v.spin_max_ns);
+    r->v.spin_win_ns = 8 * MS;
+    r->v.wake_late_ns = 2 * MS;
+    uint64_t t_before, c0 = thread_cpu_ns();
+    struct take t = wait_for_late(w, r, 500 * MS, &t_before);
+    uint64_t cpu = thread_cpu_ns() - c0, wall = t.t_ret - t_before;
+    EXPECT(wall >= 500 * MS, "the wait took %llu ns", (unsigned long long)wall);
+    /* the window once (8 ms), then asleep: far under the 500 ms it waited */
+    EXPECT(cpu < 100 * MS, "an idle reader spins its window once, then "
+           "sleeps: %llu ns of CPU in %llu", (unsigned long long)cpu,
+           (unsigned long long)wall);
+    EXPECT(r->v.spin_win_ns == 1 * MS, "and its window is spin_us again: "
+           "%llu", (unsigned long long)r->v.spin_win_ns);
+    close_pair(w, r);
+}
+
 int main(int argc, char **argv)
 {
     cu_init("test_chan_adaptive", 60);
     int only = argc > 1 ? atoi(argv[1]) : 0;
-    void (*parts[])(void) = {part1, part2, part3};
-    for (int i = 0; i < 3; i++)
+    void (*parts[])(void) = {part1, part2, part3, part4};
+    for (int i = 0; i < 4; i++)
         if (!only || only == i + 1)
             parts[i]();
     return cu_result();
