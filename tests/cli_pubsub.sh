@@ -4,7 +4,8 @@
 #    ring) come out byte-identical;
 #  - the same bytes through a reliable bus (pub reads a pipe) reach three
 #    subscribers, each byte-identical;
-#  - --lines: one message per line, and the lines come back as they went in.
+#  - --lines: one message per line, and the lines come back as they went in;
+#  - pub's default chunk is 256K, or an eighth of the ring when that is less.
 # Size: 256 MiB at SHMKIT_TEST_SCALE=1 (the default), 256 MiB * SCALE above.
 # Runs in a private mount+IPC namespace when it can, so that nothing at all
 # may be left in /dev/shm; otherwise checks its own names.
@@ -127,6 +128,25 @@ expect_rc 1 "pub --lines with a line longer than max_msg" "$SHMKIT" pub "$L" --l
 err_is_standard "pub --lines with a long line"
 err_has 'max-msg' "pub --lines with a long line"
 expect_rc 0 "rm the small queue" "$SHMKIT" rm "$L"
+
+# ---- the default chunk: 256K, at most an eighth of the ring ----------------
+# (a 1M ring in 256K messages holds three, and pub waits for room)
+head -c 512K "$T/in" >"$T/half"
+C=${PFX}_c
+for spec in "1M - 4" "1M 256K 2" "4M - 2"; do
+    read -r cap chunk want <<<"$spec"
+    expect_rc 0 "create a $cap queue" "$SHMKIT" create "$C" --kind queue --capacity "$cap"
+    if [ "$chunk" = - ]; then
+        expect_rc 0 "pub 512K into a $cap queue" "$SHMKIT" pub "$C" <"$T/half"
+    else
+        expect_rc 0 "pub 512K into a $cap queue, --chunk $chunk" "$SHMKIT" pub "$C" --chunk "$chunk" <"$T/half"
+    fi
+    expect_rc 0 "info --json, $cap queue" "$SHMKIT" info "$C" --json
+    json_check "$T/out" 'c = d["channel"]
+ck(c["messages"] == int(a[0]), "%s: messages %r, want %s" % (a[1], c["messages"], a[0]))
+ck(c["bytes"] == 512 * 1024, "bytes %r" % c["bytes"])' "$want" "$spec"
+    expect_rc 0 "rm the $cap queue" "$SHMKIT" rm "$C"
+done
 
 # Nothing may be left behind.
 sleep 0.2

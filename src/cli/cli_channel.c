@@ -42,8 +42,13 @@
 #define SLICE_NS 100000000ll       /* longest single wait                  */
 /* 256K: the kernel copies a file from the page cache faster in 256K reads
  * than in 64K ones (1 GiB: ~80 ms against ~140 ms here); a pipe returns
- * what it holds anyway */
+ * what it holds anyway.  But at most an eighth of the ring (PUB_CHUNK_RING):
+ * with 256K messages a 1M ring holds three, and pub | sub moved a file
+ * half as fast (December 2026, a Zen 4 guest: 1 GiB in 260-320 ms, 3.6-4.0x
+ * cat | cat, against 145-190 ms, 7.3-7.4x, in 128K messages; pub slept
+ * for room 200 times a GiB instead of 5). */
 #define PUB_CHUNK_DEFAULT (256u << 10)
+#define PUB_CHUNK_RING 8u
 /* 1M: a ring that stays in the CPU's caches moves a stream fastest (a file
  * through pub | sub: ~85 ms per GiB here, against ~110 ms with 4M, whose
  * pages are written back to memory and prefaulted at open); a queue or a
@@ -326,7 +331,8 @@ static void pub_help(void)
           "                          published together, before the next read;\n"
           "                          a line longer than the largest message is\n"
           "                          an error\n"
-          "  -c, --chunk SIZE        largest raw message, default 256K (and at\n"
+          "  -c, --chunk SIZE        largest raw message, default 256K or an\n"
+          "                          eighth of the ring, the smaller (and at\n"
           "                          most the channel's largest message)\n"
           "  -w, --wait MODE         how to wait for space: adaptive (default:\n"
           "                          spin briefly, then sleep), spin, yield,\n"
@@ -594,6 +600,7 @@ int cli_cmd_pub(int argc, char **argv)
     shmkit_kind_t kind = SHMKIT_KIND_QUEUE;
     shmkit_wait_t wait = SHMKIT_WAIT_ADAPTIVE;
     uint64_t capacity = PUB_CAPACITY_DEFAULT, max_msg = 0, chunk = PUB_CHUNK_DEFAULT;
+    int have_chunk = 0;
     uint64_t nreaders = 0, timeout_ms = 1000, t0;
     uint32_t mode = 0600;
     int create = 0, owner_only = 0, lines = 0, reliable = 0, have_timeout = 0, have_capacity = 0;
@@ -661,6 +668,7 @@ int cli_cmd_pub(int argc, char **argv)
             break;
         case 'l': lines = 1; break;
         case 'c':
+            have_chunk = 1;
             if ((rc = cli_parse_size(optarg, &chunk)) < 0 || chunk > UINT32_MAX)
                 return cli_usage_error("pub", pub_usage, "examples: 4K, 64K",
                                        "--chunk '%s' %s", optarg,
@@ -726,6 +734,15 @@ int cli_cmd_pub(int argc, char **argv)
     }
 
     msg_max = shmkit_writer_max_msg(w);
+    if (!have_chunk) { /* at most an eighth of the ring */
+        shmkit_channel_stat_t *cst = calloc(1, sizeof *cst);
+        if (cst != NULL && shmkit_channel_stat(name, cst) == 0 &&
+            cst->kind != SHMKIT_KIND_LATEST &&
+            cst->capacity / PUB_CHUNK_RING < chunk &&
+            cst->capacity / PUB_CHUNK_RING >= 4096)
+            chunk = cst->capacity / PUB_CHUNK_RING;
+        free(cst);
+    }
     if (chunk > msg_max)
         chunk = msg_max;
 
