@@ -610,6 +610,7 @@ fail:
  */
 uint64_t sk_wake_late(uint64_t est_ns, uint64_t *first_ns, uint64_t late_ns)
 {
+    uint64_t step;
     if (!late_ns)
         late_ns = 1; /* 0 means "not known" */
     if (!est_ns) {
@@ -625,8 +626,13 @@ uint64_t sk_wake_late(uint64_t est_ns, uint64_t *first_ns, uint64_t late_ns)
         late_ns = 2 * est_ns;
     if (late_ns < est_ns / 2)
         late_ns = est_ns / 2;
-    return late_ns >= est_ns ? est_ns + (late_ns - est_ns) / 8
-                             : est_ns - (est_ns - late_ns) / 8;
+    /* an eighth of the way, at least 1 ns: a small estimate still moves */
+    if (late_ns >= est_ns) {
+        step = (late_ns - est_ns + 7) / 8;
+        return est_ns + step;
+    }
+    step = (est_ns - late_ns + 7) / 8;
+    return est_ns - step > 0 ? est_ns - step : 1;
 }
 
 uint64_t sk_spin_window(uint64_t base_ns, uint64_t max_ns, uint64_t win_ns,
@@ -719,7 +725,7 @@ int sk_chan_wait(struct sk_chan_view *v, struct sk_event *ev,
     }
     /* blocking phase */
     uint64_t t_sleep = now;
-    for (int slept = 0;; slept = 1) {
+    for (int slept = 0;;) {
         uint32_t key = sk_event_prepare(ev, v->wait == SHMKIT_WAIT_BLOCK);
         if ((r = cond(ctx)) != 0) {
             sk_event_cancel(ev);
@@ -741,7 +747,9 @@ int sk_chan_wait(struct sk_chan_view *v, struct sk_event *ev,
         uint64_t left = deadline - now;
         /* a writer waiting for room must evict dead readers within 1 s */
         uint64_t slice = ev == &v->ch->space_ev ? SK_SLICE_NS / 5 : SK_SLICE_NS;
-        sk_event_wait(ev, key, left > slice ? (int64_t)slice : (int64_t)left);
+        if (sk_event_wait(ev, key, left > slice ? (int64_t)slice
+                                                : (int64_t)left) != -EAGAIN)
+            slept = 1; /* a wake-up that cost nothing teaches nothing */
     }
 }
 

@@ -164,6 +164,8 @@ _Static_assert(sizeof(struct sk_chan) == SK_CHAN_SIZE, "chan layout");
 _Static_assert(offsetof(struct sk_chan, tail) == 64, "chan layout");
 _Static_assert(offsetof(struct sk_chan, data_ev) == 128, "chan layout");
 _Static_assert(offsetof(struct sk_chan, space_ev) == 192, "chan layout");
+_Static_assert(offsetof(struct sk_chan, data_posted) == 136, "chan layout");
+_Static_assert(offsetof(struct sk_chan, space_posted) == 200, "chan layout");
 _Static_assert(offsetof(struct sk_chan, tailv) == 384, "chan layout");
 
 struct sk_ep {

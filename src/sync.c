@@ -41,7 +41,7 @@ int sk_futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns)
         return -ETIMEDOUT;
     if (errno == EINTR)
         return -EINTR;
-    return 0; /* EAGAIN: the value changed already */
+    return -EAGAIN; /* the value changed already: no sleep */
 }
 
 int sk_futex_wake(_Atomic uint32_t *addr, int n)
@@ -141,7 +141,8 @@ int sk_event_notify_slow(struct sk_event *e, _Atomic uint64_t *posted, int all)
                                               memory_order_relaxed);
     if (!(prev & SK_EV_SLEEPERS))
         return 0;
-    if (posted) /* read by the sleepers after they wake: a hint, no order */
+    if (posted) /* read by the woken sleepers: the release below, and their
+                   acquire of seq in sk_event_prepare(), make it visible */
         atomic_store_explicit(posted, sk_now_ns(CLOCK_MONOTONIC),
                               memory_order_relaxed);
     /* release: pairs with the acquire load in sk_event_prepare() */
@@ -172,7 +173,7 @@ int shmkit_event_wait(shmkit_event_t *pe, uint32_t key, int64_t timeout_ns)
     struct sk_event *e = (struct sk_event *)pe;
     int r = sk_futex_wait(&e->seq, key, timeout_ns);
     atomic_fetch_sub_explicit(&e->waiters, 1, memory_order_relaxed);
-    return r == -EINTR ? 0 : r;
+    return r == -EINTR || r == -EAGAIN ? 0 : r;
 }
 
 int shmkit_event_notify(shmkit_event_t *pe, int all)

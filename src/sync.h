@@ -30,6 +30,8 @@ int sk_futex_wake(_Atomic uint32_t *addr, int n);
  * (several microseconds on a VM, per sleep). */
 uint32_t sk_event_prepare(struct sk_event *e, int fenced);
 void sk_event_cancel(struct sk_event *e);
+/* 0 (woken, or a signal), -ETIMEDOUT, or -EAGAIN: seq had moved already,
+ * so it did not sleep */
 int sk_event_wait(struct sk_event *e, uint32_t key, int64_t timeout_ns);
 /* posted (may be NULL): where a notifier that wakes sleepers stamps the
  * time (CLOCK_MONOTONIC) just before it does, for adaptive waiters to learn

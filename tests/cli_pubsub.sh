@@ -5,7 +5,8 @@
 #  - the same bytes through a reliable bus (pub reads a pipe) reach three
 #    subscribers, each byte-identical;
 #  - --lines: one message per line, and the lines come back as they went in;
-#  - pub's default chunk is 256K, or an eighth of the ring when that is less.
+#  - pub's default chunk is 256K, or an eighth of the ring when that is less
+#    (less 24 bytes, at least 4K).
 # Size: 256 MiB at SHMKIT_TEST_SCALE=1 (the default), 256 MiB * SCALE above.
 # Runs in a private mount+IPC namespace when it can, so that nothing at all
 # may be left in /dev/shm; otherwise checks its own names.
@@ -130,21 +131,24 @@ err_has 'max-msg' "pub --lines with a long line"
 expect_rc 0 "rm the small queue" "$SHMKIT" rm "$L"
 
 # ---- the default chunk: 256K, at most an eighth of the ring ----------------
-# (a 1M ring in 256K messages holds three, and pub waits for room)
-head -c 512K "$T/in" >"$T/half"
+# (a 1M ring in 256K messages holds three, and pub waits for room).  An
+# eighth of a 1M ring less 24 bytes is 131048: 512K is 4 of them and 96
+# bytes; of a 64K ring 8168: 32K is 4 of them and 96 bytes.
+head -c 512K "$T/in" >"$T/f512k"
+head -c 32K "$T/in" >"$T/f32k"
 C=${PFX}_c
-for spec in "1M - 4" "1M 256K 2" "4M - 2"; do
-    read -r cap chunk want <<<"$spec"
+for spec in "1M - 512k 5" "1M 256K 512k 2" "4M - 512k 2" "64K - 32k 5"; do
+    read -r cap chunk file want <<<"$spec"
     expect_rc 0 "create a $cap queue" "$SHMKIT" create "$C" --kind queue --capacity "$cap"
     if [ "$chunk" = - ]; then
-        expect_rc 0 "pub 512K into a $cap queue" "$SHMKIT" pub "$C" <"$T/half"
+        expect_rc 0 "pub $file into a $cap queue" "$SHMKIT" pub "$C" <"$T/f$file"
     else
-        expect_rc 0 "pub 512K into a $cap queue, --chunk $chunk" "$SHMKIT" pub "$C" --chunk "$chunk" <"$T/half"
+        expect_rc 0 "pub $file into a $cap queue, --chunk $chunk" "$SHMKIT" pub "$C" --chunk "$chunk" <"$T/f$file"
     fi
     expect_rc 0 "info --json, $cap queue" "$SHMKIT" info "$C" --json
     json_check "$T/out" 'c = d["channel"]
 ck(c["messages"] == int(a[0]), "%s: messages %r, want %s" % (a[1], c["messages"], a[0]))
-ck(c["bytes"] == 512 * 1024, "bytes %r" % c["bytes"])' "$want" "$spec"
+ck(c["bytes"] == int(a[2]), "bytes %r" % c["bytes"])' "$want" "$spec" "$(stat -c %s "$T/f$file")"
     expect_rc 0 "rm the $cap queue" "$SHMKIT" rm "$C"
 done
 

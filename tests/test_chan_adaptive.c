@@ -289,7 +289,7 @@ static void *late_thread(void *arg)
  * away first); the stamp says it came then (or, with future, a minute
  * later); LATE later we wake it.  Gives the stamp, when the reader was
  * seen asleep, and when its call began and ended. */
-#define LATE (40 * MS)
+#define LATE (100 * MS)
 
 static void late_wake(shmkit_writer_t *w, shmkit_reader_t *r, int future,
                       uint64_t *stamp, uint64_t *seen, uint64_t *t_call,
@@ -355,13 +355,15 @@ static void part3(void)
     uint64_t t_before;
 
     /* a window longer than the wait: spun through, no sleep; costly
-     * wake-ups (as if learnt) keep the window, cheap ones set spin_us */
+     * wake-ups (as if learnt) keep the window, cheap ones set spin_us.  The
+     * message comes 100 ms after: five times spin_us, whatever delays the
+     * start of our wait */
     for (int cheap = 0; cheap < 2; cheap++) {
-        r->v.spin_win_ns = 4000 * MS;
-        r->v.wake_late_ns = cheap ? 1 * US : 100 * MS;
+        r->v.spin_win_ns = 1000 * MS;
+        r->v.wake_late_ns = cheap ? 16 : 100 * MS;
         atomic_fetch_and(&ch->data_ev.waiters, ~SK_EV_SLEEPERS);
-        struct take t = wait_for_late(w, r, 40 * MS, &t_before);
-        EXPECT(t.t_ret - t_before >= 40 * MS, "the wait took %llu ns",
+        struct take t = wait_for_late(w, r, 100 * MS, &t_before);
+        EXPECT(t.t_ret - t_before >= 100 * MS, "the wait took %llu ns",
                (unsigned long long)(t.t_ret - t_before));
         EXPECT(!asleep(&ch->data_ev), "a wait inside the window does not "
                "sleep");
@@ -370,7 +372,7 @@ static void part3(void)
                    "spun-through wait sets spin_us: %llu",
                    (unsigned long long)r->v.spin_win_ns);
         else
-            EXPECT(r->v.spin_win_ns == 4000 * MS, "where they are costly "
+            EXPECT(r->v.spin_win_ns == 1000 * MS, "where they are costly "
                    "the window stays: %llu",
                    (unsigned long long)r->v.spin_win_ns);
     }
@@ -378,11 +380,11 @@ static void part3(void)
     /* a long wait, slept through, where wake-ups cost little: spin_us,
      * and the real wake-up was learnt from */
     r->v.spin_win_ns = 4 * base;
-    r->v.wake_late_ns = 1 * US;
+    r->v.wake_late_ns = 16;
     wait_for_late(w, r, 200 * MS, &t_before);
     EXPECT(r->v.spin_win_ns == base, "a wait the wake-up costs little of "
            "sets spin_us: %llu", (unsigned long long)r->v.spin_win_ns);
-    EXPECT(r->v.wake_late_ns > 1 * US, "a real wake-up was learnt from: "
+    EXPECT(r->v.wake_late_ns > 16, "a real wake-up was learnt from: "
            "%llu", (unsigned long long)r->v.wake_late_ns);
 
     /* timeouts: in the sleep, and in the spin (a timeout shorter than the
@@ -418,8 +420,9 @@ static void part3(void)
     EXPECT(r->v.wake_late_ns >= LATE && r->v.wake_late_ns <= most,
            "the estimate from two: %llu", (unsigned long long)r->v.wake_late_ns);
 
-    /* A late wake-up where wake-ups are known to cost LATE: 40 ms late on
-     * a wait of about 60 (20 ms spin, 40 late), over 30%.  The window
+    /* A late wake-up where wake-ups are known to cost LATE: 100 ms late on
+     * a wait of about 120 (20 ms spin, 100 late), over 30% (up to a wait
+     * of 333 ms: room for a slow machine).  The window
      * becomes 1.5x that wait, from the reader's start (between t_call and
      * asleep - spin_us) to its return (between stamp + LATE and t_ret). */
     r->v.wake_late_ns = LATE;

@@ -42,17 +42,21 @@
 #define SLICE_NS 100000000ll       /* longest single wait                  */
 /* 256K: the kernel copies a file from the page cache faster in 256K reads
  * than in 64K ones (1 GiB: ~80 ms against ~140 ms here); a pipe returns
- * what it holds anyway.  But at most an eighth of the ring (PUB_CHUNK_RING):
- * with 256K messages a 1M ring holds three, and pub | sub moved a file
- * half as fast (December 2026, a Zen 4 guest: 1 GiB in 260-320 ms, 3.6-4.0x
- * cat | cat, against 145-190 ms, 7.3-7.4x, in 128K messages; pub slept
- * for room 200 times a GiB instead of 5). */
+ * what it holds anyway.  But at most an eighth of the ring (PUB_CHUNK_RING,
+ * less a record header): with 256K messages a 1M ring holds three, and
+ * pub | sub moved a file half as fast (December 2026, a Zen 4 guest: 1 GiB
+ * in 260-320 ms, 3.6-4.0x cat | cat; pub slept for room 200 times a GiB).
+ * In 128K messages (131080-byte records, just over the eighth that the
+ * writer's fast path takes) 145-215 ms, 5.8-7.4x; in 131048-byte ones
+ * 106-130 ms, 8-12x. */
 #define PUB_CHUNK_DEFAULT (256u << 10)
 #define PUB_CHUNK_RING 8u
 /* 1M: a ring that stays in the CPU's caches moves a stream fastest (a file
- * through pub | sub: ~85 ms per GiB here, against ~110 ms with 4M, whose
- * pages are written back to memory and prefaulted at open); a queue or a
- * reliable bus holds pub back instead of losing what does not fit. */
+ * through pub | sub: ~85 ms per GiB on the first guest, against ~110 ms
+ * with 4M, whose pages are written back to memory and prefaulted at open;
+ * on the Zen 4 guest 4M was as fast or faster, 145-155 ms against 145-215:
+ * its host varies more than that); a queue or a reliable bus holds pub
+ * back instead of losing what does not fit. */
 #define PUB_CAPACITY_DEFAULT (1u << 20)
 #define PUB_LATEST_DEFAULT (64u << 10)
 #define SUB_BUF_MIN (1u << 20)     /* stdout buffer                         */
@@ -332,8 +336,9 @@ static void pub_help(void)
           "                          a line longer than the largest message is\n"
           "                          an error\n"
           "  -c, --chunk SIZE        largest raw message, default 256K or an\n"
-          "                          eighth of the ring, the smaller (and at\n"
-          "                          most the channel's largest message)\n"
+          "                          eighth of the ring (at least 4K), the\n"
+          "                          smaller, and at most the channel's\n"
+          "                          largest message\n"
           "  -w, --wait MODE         how to wait for space: adaptive (default:\n"
           "                          spin briefly, then sleep), spin, yield,\n"
           "                          block\n"
@@ -734,13 +739,19 @@ int cli_cmd_pub(int argc, char **argv)
     }
 
     msg_max = shmkit_writer_max_msg(w);
-    if (!have_chunk) { /* at most an eighth of the ring */
+    if (!have_chunk && !lines) {
+        /* at most an eighth of the ring, less the largest record header
+         * and its rounding (24 bytes: eight records fit, and each is under
+         * the eighth that the writer's fast path takes), at least 4K */
         shmkit_channel_stat_t *cst = calloc(1, sizeof *cst);
         if (cst != NULL && shmkit_channel_stat(name, cst) == 0 &&
-            cst->kind != SHMKIT_KIND_LATEST &&
-            cst->capacity / PUB_CHUNK_RING < chunk &&
-            cst->capacity / PUB_CHUNK_RING >= 4096)
-            chunk = cst->capacity / PUB_CHUNK_RING;
+            cst->kind != SHMKIT_KIND_LATEST) {
+            uint64_t lim = cst->capacity / PUB_CHUNK_RING;
+            lim = lim > 4096 + 24 ? lim - 24 : 4096;
+            if (chunk > lim)
+                chunk = lim;
+        }
+        shmkit_clear_error(); /* a failed look changes nothing */
         free(cst);
     }
     if (chunk > msg_max)
