@@ -783,6 +783,20 @@ size_t shmkit_writer_max_msg(const shmkit_writer_t *w)
     return w ? w->v.max_msg : 0;
 }
 
+/* A writer found dead: unless it closed the stream first.  A writer that
+ * closes stores `closed` before it lets go of its slot, so a reader that
+ * loaded `closed` too early (0), then the slot, and found the slot empty
+ * because the writer had closed and exited meanwhile, finds `closed` set
+ * now: the stream ended, nobody died. */
+static int gone_unless_closed(struct sk_chan *ch)
+{
+    atomic_thread_fence(memory_order_seq_cst); /* after the liveness look */
+    /* acquire: pairs with the release store in writer close */
+    return atomic_load_explicit(&ch->closed, memory_order_acquire)
+               ? SHMKIT_E_CLOSED
+               : SHMKIT_E_PEER_GONE;
+}
+
 /* SHMKIT_E_CLOSED, SHMKIT_E_PEER_GONE, or 0 while a writer may still come. */
 int sk_reader_writer_gone(shmkit_reader_t *r)
 {
@@ -803,14 +817,14 @@ int sk_reader_writer_gone(shmkit_reader_t *r)
                 return 0;
             dead = 1;
         }
-        return dead ? SHMKIT_E_PEER_GONE : 0;
+        return dead ? gone_unless_closed(ch) : 0;
     }
     int32_t ws = atomic_load_explicit(&ch->writer_slot, memory_order_acquire);
     if (ws == -2)
         return SHMKIT_E_PEER_GONE; /* died; its slot was taken since */
     if (ws < 0 || ws >= SHMKIT_MAX_ATTACH)
         return 0; /* detached: another writer may take over */
-    return sk_seg_slot_alive(v->seg, ws) == 0 ? SHMKIT_E_PEER_GONE : 0;
+    return sk_seg_slot_alive(v->seg, ws) == 0 ? gone_unless_closed(ch) : 0;
 }
 
 /* Slowest live reader's head (bus) or the consumer's (queue).  With evict,

@@ -36,6 +36,10 @@
  *     again) a lossy-bus writer whose position a forged tail put just
  *     below 2^64: the loop's position wrapped past its end, 2^58
  *     iterations.
+ *  7. (found by the CI's ASan run of cli_pubsub_create) A writer that
+ *     closes the stream and exits at once is seen to have closed it, not
+ *     to have died: 200 rounds of a reader polling (timeout 0) while a
+ *     child sends one message, closes and exits.
  */
 #include "chan_util.h"
 
@@ -368,6 +372,67 @@ static void tail_near_wrap_no_hang(void)
            "(slowest %.3f ms): ok\n", (double)worst / 1e6);
 }
 
+/* 7. (found by the CI's ASan run of cli_pubsub_create) A writer that
+ * closes the stream and exits at once must be seen to have closed it,
+ * never to have died.  A reader's look loaded `closed` (0), then the
+ * writer's slot, and found the slot empty: the writer had closed and
+ * exited in between, and `shmkit sub` exited 4 ("died without closing").
+ * The reader here polls with timeout 0, so that every call looks.  The
+ * window is narrow: this is a stress test, which caught it once under
+ * ASan and does not catch it every run. */
+static int close_and_exit(void *arg)
+{
+    (void)arg;
+    shmkit_writer_t *w;
+    if (shmkit_writer_open(name, NULL, &w) != 0)
+        return 2;
+    uint64_t v = 7;
+    if (shmkit_writer_send(w, &v, sizeof v, 1000000000ll) != 0)
+        return 3;
+    return shmkit_writer_close(w) == 0 ? 0 : 4;
+}
+
+static void closed_not_dead(void)
+{
+    int rounds = 200, dead = 0, closed = 0;
+    for (int i = 0; i < rounds; i++) {
+        skt_name(name, sizeof name);
+        cu_create(name, SHMKIT_KIND_BUS, 1 << 16, 1, 0, 0);
+        shmkit_endpoint_opts_t eo;
+        cu_eo(&eo, SHMKIT_WAIT_SPIN);
+        shmkit_reader_t *r;
+        CHECK_OK(shmkit_reader_open(name, &eo, &r));
+        pid_t pid = cu_spawn(close_and_exit, NULL);
+        uint64_t v = 0, t0 = skt_now_ns();
+        size_t n;
+        int rc, got = 0;
+        for (;;) {
+            rc = shmkit_reader_recv(r, &v, sizeof v, &n, 0);
+            if (rc == 0) {
+                CHECK(v == 7 && !got);
+                got = 1;
+                continue;
+            }
+            if (rc != -EAGAIN)
+                break;
+            CHECKF(skt_now_ns() - t0 < 10000000000ull, "no end of stream");
+        }
+        CHECKF(cu_reap(pid, "close_and_exit") == 0, "the writer failed");
+        CHECKF(got, "the message was not read (rc %d)", rc);
+        if (rc == SHMKIT_E_PEER_GONE)
+            dead++;
+        else
+            CHECK_RC(rc, SHMKIT_E_CLOSED);
+        closed += rc == SHMKIT_E_CLOSED;
+        CHECK_OK(shmkit_reader_close(r));
+        CHECK_OK(shmkit_segment_unlink(name));
+    }
+    CHECKF(dead == 0, "%d of %d writers that closed were seen dead", dead,
+           rounds);
+    printf("a writer that closes and exits at once: closed %d of %d: ok\n",
+           closed, rounds);
+}
+
 int main(void)
 {
     cu_init("test_chan_regress", 120);
@@ -383,5 +448,6 @@ int main(void)
     new_writer_keeps_horizon();
     hostile_head_no_hang();
     tail_near_wrap_no_hang();
+    closed_not_dead();
     return cu_result();
 }
