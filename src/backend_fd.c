@@ -258,6 +258,8 @@ static int fd_create(const struct sk_name *nm, const shmkit_segment_opts_t *o,
                 return no_hugepages(nm->canon);
             return sk_err_open(-errno, "memfd_create", nm->canon, NULL);
         }
+        if ((fd = sk_fd_above_stdio(fd)) < 0)
+            return sk_err(fd, "create", nm->canon, "fcntl(F_DUPFD_CLOEXEC)");
     } else {
         fd = nm->backend == SHMKIT_BACKEND_POSIX
                  ? shm_open(shm_name_of(nm->path),
@@ -271,6 +273,10 @@ static int fd_create(const struct sk_name *nm, const shmkit_segment_opts_t *o,
                                nm->backend == SHMKIT_BACKEND_POSIX ? "shm_open"
                                                                    : "open",
                                nm->canon, nm->path);
+        }
+        if ((fd = sk_fd_above_stdio(fd)) < 0) {
+            unlink_path(nm->backend, nm->path);
+            return sk_err(fd, "create", nm->canon, "fcntl(F_DUPFD_CLOEXEC)");
         }
     }
 
@@ -486,6 +492,8 @@ static int fd_open(const struct sk_name *nm, const shmkit_segment_opts_t *o,
                                nm->backend == SHMKIT_BACKEND_POSIX ? "shm_open"
                                                                    : "open",
                                nm->canon, nm->path);
+        if ((fd = sk_fd_above_stdio(fd)) < 0)
+            return sk_err(fd, "open", nm->canon, "fcntl(F_DUPFD_CLOEXEC)");
         shmkit_segment_t *s = sk_handle_new(nm);
         if (!s) {
             close(fd);
@@ -543,6 +551,8 @@ static int fd_close(shmkit_segment_t *s)
         sk_lock(s->fd, SK_LOCK_GATE, F_UNLCK) == 0) {
         int lfd = s->readonly ? open(s->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)
                               : s->fd;
+        if (lfd >= 0 && lfd != s->fd)
+            lfd = sk_fd_above_stdio(lfd);
         if (lfd >= 0 && sk_lock(lfd, SK_LOCK_GATE, F_WRLCK) == 0) {
             int e = unlink_if_same(s->backend, s->path, s->dev, s->ino);
             if (e < 0 && e != -ENOENT)
@@ -647,6 +657,8 @@ static int fd_inspect(const struct sk_name *nm, shmkit_segment_info_t *info)
                       "shmkit_segment_stat()");
     int fd = open(nm->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     struct stat st;
+    if (fd >= 0 && (fd = sk_fd_above_stdio(fd)) < 0)
+        return sk_err(fd, "inspect", nm->canon, "fcntl(F_DUPFD_CLOEXEC)");
     if (fd < 0) {
         int e = -errno;
         if (e == -EACCES && stat(nm->path, &st) == 0) {
@@ -688,6 +700,8 @@ int sk_fd_gc_one(const char *canon, const char *path, int dry_run,
     if (sk_parse_name(canon, &nm) < 0)
         return 0;
     int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd >= 0)
+        fd = sk_fd_above_stdio(fd);
     if (fd < 0)
         return 0; /* not ours to judge (permissions) or already gone */
     struct stat st;

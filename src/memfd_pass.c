@@ -168,7 +168,8 @@ int shmkit_memfd_recv(int sock, const shmkit_peer_allow_t *allow,
                       path);
     }
     close(fd);
-    fd = own;
+    if ((fd = sk_fd_above_stdio(own)) < 0)
+        return sk_err(fd, "memfd_recv", NULL, "fcntl(F_DUPFD_CLOEXEC)");
     struct sk_name nm;
     memset(&nm, 0, sizeof nm);
     nm.backend = SHMKIT_BACKEND_MEMFD;

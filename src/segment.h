@@ -195,6 +195,8 @@ uint64_t sk_page_size(void);
 uint64_t sk_hugepage_size(void);
 uint64_t sk_round_up(uint64_t v, uint64_t to);
 void sk_sleep_ns(uint64_t ns);
+/* fd, moved above 2 (see util.c); closes it and returns -errno on failure */
+int sk_fd_above_stdio(int fd);
 
 /* ---- OFD locks (liveness.c) ---- */
 int sk_lock(int fd, int64_t byte, int type); /* F_RDLCK/F_WRLCK/F_UNLCK; 0/-errno */

@@ -11,6 +11,24 @@
 
 #include "segment.h"
 
+/*
+ * A process started with stdin, stdout or stderr closed gets its next fd
+ * there, and then its own printf() writes into whatever we opened: a
+ * segment opened as fd 1 had its header overwritten by `shmkit sub C >&-`.
+ * So every fd that outlives a call, or that maps a segment read-write, is
+ * moved to 3 or above (close-on-exec, as all of ours are).  Takes fd (>= 0)
+ * and returns the fd to use, or -errno with fd closed.
+ */
+int sk_fd_above_stdio(int fd)
+{
+    if (fd > 2)
+        return fd;
+    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int e = errno;
+    close(fd);
+    return nfd >= 0 ? nfd : -e;
+}
+
 /* Field 22 of /proc/PID/stat: start time in clock ticks since boot.  The
  * comm field (2) may contain spaces and parentheses, so parse after the last
  * ')'. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # pub/sub exit codes (DESIGN.md): 5 timed out, 4 the writer died without
-# closing, 3 messages were lost; and clean exits on --count and SIGTERM.
+# closing, 3 messages were lost; clean exits on --count and SIGTERM; and 2
+# for a closed stdin (pub) or stdout (sub), with the channel untouched.
 # Runs in a private mount+IPC namespace when it can.
 . "$(dirname "$0")/cli_lib.sh"
 [ "${SHMKIT_CLI_IN_NS:-}" = 1 ] || { cli_ns_available && cli_enter_ns "$@"; }
@@ -126,6 +127,29 @@ rc=$?
 expect_rc 0 "info after the reader left" "$SHMKIT" info "$S" --json
 json_check "$T/out" 'ck(all(r["alive"] is not True for r in d["channel"]["readers"]), "a reader is still alive")'
 expect_rc 0 "rm" "$SHMKIT" rm "$C" "$S"
+
+# ---- 2: closed stdio ------------------------------------------------------
+# Started with stdout closed, sub would take messages and lose them, and
+# the segment could get fd 1 and its header our output: sub refuses, and
+# the queue and its message are as they were.  pub with stdin closed
+# refuses too (it read its own segment as input and hung).
+Z=${PFX}_z
+expect_rc 0 "create a queue" "$SHMKIT" create "$Z" --kind queue --capacity 4K
+echo KEEP-ME | "$SHMKIT" pub "$Z" >/dev/null 2>&1 || fail "pub into $Z"
+"$SHMKIT" sub "$Z" --wait 0 >&- 2>"$T/z.err"
+rc=$?
+[ "$rc" -eq 2 ] || fail "sub with stdout closed exited $rc, wanted 2"
+grep -q "stdout is closed" "$T/z.err" || fail "sub >&-: $(cat "$T/z.err")"
+"$SHMKIT" pub "$Z" <&- 2>"$T/z.err"
+rc=$?
+[ "$rc" -eq 2 ] || fail "pub with stdin closed exited $rc, wanted 2"
+grep -q "stdin is closed" "$T/z.err" || fail "pub <&-: $(cat "$T/z.err")"
+# stderr closed: an error of info goes nowhere, not into a segment
+"$SHMKIT" info "$Z" --bogus 2>&-
+expect_rc 0 "info after the closed-stdio runs" "$SHMKIT" info "$Z"
+expect_rc 0 "sub after the closed-stdio runs" "$SHMKIT" sub "$Z" --wait 0
+[ "$(cat "$T/out")" = KEEP-ME ] || fail "the queue lost its message: '$(cat "$T/out")'"
+expect_rc 0 "rm" "$SHMKIT" rm "$Z"
 
 sleep 0.2
 [ -z "$(leftovers)" ] || fail "left in /dev/shm: $(leftovers | tr '\n' ' ')"

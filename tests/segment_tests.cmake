@@ -22,3 +22,4 @@ shmkit_c_test(test_seg_leak           test_seg_leak.c           "stress"        
 shmkit_c_test(test_seg_errors         test_seg_errors.c         "unit"                 60)
 shmkit_c_test(test_seg_sysv_limits    test_seg_sysv_limits.c    "unit"                 60)
 shmkit_c_test(test_seg_numa           test_seg_numa.c           "unit"                 60)
+shmkit_c_test(test_seg_stdio          test_seg_stdio.c          "unit"                 60)

@@ -62,6 +62,10 @@ int cli_cmd_bench(int argc, char **argv);
 int cli_cmd_demo(int argc, char **argv);
 int cli_cmd_demo_sub(int argc, char **argv);
 
+/* main.c: bit fd set for each of stdin (0), stdout (1) and stderr (2) that
+ * was closed when shmkit started (now /dev/null) */
+extern unsigned cli_closed_stdio;
+
 /* Prints segments as the `shmkit ls` table (header line included).
  * Used by ls and by the demo. */
 void cli_segment_table(FILE *f, const shmkit_segment_info_t *infos, size_t n);

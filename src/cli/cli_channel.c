@@ -712,6 +712,11 @@ int cli_cmd_pub(int argc, char **argv)
                                    "cannot create '%s' from the command "
                                    "line", name);
     }
+    if (cli_closed_stdio & 1u)
+        return cli_usage_error("pub", pub_usage,
+                               "give it a file or a pipe: shmkit pub NAME "
+                               "< FILE",
+                               "stdin is closed: nothing to publish");
 
     install_stop_handlers();
     shmkit_channel_opts_init(&co, kind);
@@ -978,6 +983,12 @@ int cli_cmd_sub(int argc, char **argv)
     if (rc_name != 0)
         return rc_name;
     cli_safe_copy(safe, sizeof safe, name);
+    if (cli_closed_stdio & 2u) /* taking messages to throw them away */
+        return cli_usage_error("sub", sub_usage,
+                               "send them somewhere: shmkit sub NAME > FILE "
+                               "(or > /dev/null to drop them)",
+                               "stdout is closed: the messages would be "
+                               "taken from the channel and lost");
 
     install_stop_handlers();
     shmkit_endpoint_opts_init(&eo);

@@ -6,8 +6,10 @@
  * of `shmkit --help`.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -128,11 +130,36 @@ static int cmd_version(int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+unsigned cli_closed_stdio;
+
+/*
+ * Started with stdin, stdout or stderr closed (`shmkit sub C >&-`), we would
+ * open something there and then write our output or our errors into it:
+ * the library keeps its own fds above 2, and here /dev/null takes each free
+ * one.  Which ones were closed is remembered: sub refuses a closed stdout
+ * and pub a closed stdin, before they take or send anything.
+ */
+static void fill_closed_stdio(void)
+{
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (n >= 0 && n != fd) { /* not the lowest free fd: put it there */
+            dup2(n, fd);
+            close(n);
+        }
+        cli_closed_stdio |= 1u << fd;
+    }
+}
+
 int main(int argc, char **argv)
 {
     const cli_command_t *c;
     const char *name;
     int rc;
+
+    fill_closed_stdio();
 
     if (argc < 2) {
         fputs("usage: shmkit COMMAND [OPTIONS] [ARGS]\n"
