@@ -411,7 +411,10 @@ typedef struct shmkit_endpoint_opts {
                                   waiting"); 0: never spin               */
     int open_timeout_ms;     /**< wait this long for the channel to appear
                                   and be ready (default 1000)                */
-    const shmkit_channel_opts_t *create; /**< writer: create if missing      */
+    const shmkit_channel_opts_t *create; /**< writer: create if missing;
+                                  with create->seg.exclusive, create or
+                                  fail with -EEXIST (never open one that
+                                  exists)                                  */
     int owner_only;          /**< refuse a channel another uid owns or
                                   created (-EPERM); see
                                   shmkit_segment_opts_t.owner_only         */

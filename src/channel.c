@@ -346,6 +346,9 @@ static int open_seg(const char *name, const shmkit_endpoint_opts_t *eo,
     uint64_t deadline = sk_now_ns(CLOCK_MONOTONIC) +
                         (uint64_t)(eo->open_timeout_ms > 0 ? eo->open_timeout_ms : 0) *
                             1000000ull;
+    /* create->seg.exclusive: a channel of our own or nothing (-EEXIST) */
+    if (may_create && eo->create && eo->create->seg.exclusive)
+        return chan_create_seg(name, eo->create, 1, seg);
     for (;;) {
         int r = shmkit_segment_open(name, &so, seg);
         if (r == -ENOENT && may_create && eo->create)

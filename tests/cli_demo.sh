@@ -24,6 +24,20 @@ elapsed=$(( $(date +%s) - start ))
 cat "$T/out" "$T/err" | grep -qi reader || fail "shmkit demo says nothing about readers"
 echo "# demo took ${elapsed}s" >&2
 
+# --name of a channel that exists: refused (exit 1) before anything is
+# sent, and the channel is left as it was (it once took it over, wrote 6000
+# records into it and removed it).
+X=$(uname_unique skt_demo_taken)
+on_exit '"$SHMKIT" rm -f "$X"'
+"$SHMKIT" create "$X" --kind bus --capacity 4K >/dev/null || fail "create $X"
+timeout 20 "$SHMKIT" demo --seconds 0.2 --name "$X" >"$T/out2" 2>"$T/err2"
+RC=$?
+[ "$RC" -eq 1 ] || fail "demo --name on an existing bus exited $RC, wanted 1"
+grep -q "File exists" "$T/err2" || fail "demo --name on an existing bus: $(cat "$T/err2")"
+"$SHMKIT" info "$X" --json >"$T/x.json" || fail "demo removed the bus it was given"
+grep -q '"messages": 0' "$T/x.json" || fail "demo wrote into the bus it was given: $(grep messages "$T/x.json")"
+"$SHMKIT" rm "$X" || fail "rm $X"
+
 # No demo process left running in the background.
 sleep 0.2
 pgrep -f "$SHMKIT demo" >/dev/null 2>&1 && fail "a 'shmkit demo' process is still running"

@@ -255,7 +255,8 @@ static void demo_help(void)
           "  -r, --rate N       messages per second, 1 to 1000000 (default\n"
           "                     20000)\n"
           "  -s, --seconds S    how long to publish, 0.1 to 60 (default 4)\n"
-          "  -n, --name NAME    bus name (default shmkit-demo-PID)\n"
+          "  -n, --name NAME    bus name (default shmkit-demo-PID); it must not\n"
+          "                     exist: the demo makes the bus and removes it\n"
           "  -h, --help         show this help\n"
           "\n"
           "examples:\n"
@@ -502,6 +503,7 @@ int cli_cmd_demo(int argc, char **argv)
     co.max_msg = sizeof(struct demo_telemetry);
     co.max_readers = 8;
     co.seg.persistent = 0;
+    co.seg.exclusive = 1; /* ours alone: it is removed at the end */
     shmkit_endpoint_opts_init(&eo);
     eo.create = &co;
     eo.open_timeout_ms = 0;
