@@ -436,6 +436,16 @@ typedef struct shmkit_endpoint_opts {
     uint32_t spin_max_us;    /**< adaptive: the longest the spin may grow
                                   to (0, the default: 8 x spin_us; from
                                   1 to spin_us: it never grows)            */
+    int manual_ack;          /**< queue and reliable bus reader: released
+                                  messages keep their room (the writer
+                                  cannot reuse it) until
+                                  shmkit_reader_ack(); what is released but
+                                  not acknowledged when the reader closes
+                                  or dies stays in a queue for its next
+                                  reader (at least once).  Default 0: each
+                                  release hands the room back.  A lossy bus
+                                  or latest keeps nothing for its readers:
+                                  there it changes nothing                */
 } shmkit_endpoint_opts_t;
 
 #define SHMKIT_HOLD_NS_DEFAULT 500
@@ -527,6 +537,12 @@ SHMKIT_API int shmkit_reader_release(shmkit_reader_t *r);
  *  -EMSGSIZE (message kept) when cap is too small. */
 SHMKIT_API int shmkit_reader_recv(shmkit_reader_t *r, void *buf, size_t cap,
                                   size_t *len, int64_t timeout_ns);
+/** With shmkit_endpoint_opts_t.manual_ack: hands the room of every
+ *  message released so far back to the writer (on a queue they are then
+ *  consumed for good).  Acknowledge before waiting for more: a writer may
+ *  be waiting for that room.  0 (also without manual_ack, where every
+ *  release acknowledges), or -EINVAL for NULL. */
+SHMKIT_API int shmkit_reader_ack(shmkit_reader_t *r);
 /** Messages this reader lost so far (lossy bus). */
 SHMKIT_API uint64_t shmkit_reader_lost(const shmkit_reader_t *r);
 SHMKIT_API int shmkit_reader_close(shmkit_reader_t *r);

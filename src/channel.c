@@ -532,6 +532,11 @@ int shmkit_reader_open(const char *name, const shmkit_endpoint_opts_t *o,
             goto fail;
         }
     }
+    /* a lossy bus and a latest keep nothing for their readers */
+    rd->manual_ack = eo.manual_ack &&
+                     (rd->v.kind == SHMKIT_KIND_QUEUE ||
+                      (rd->v.kind == SHMKIT_KIND_BUS &&
+                       (rd->v.flags & SK_CF_RELIABLE)));
     /* our own counts: the slot's last owner's are not ours */
     rd->msgs = 0;
     rd->lost = 0;
@@ -547,6 +552,7 @@ int shmkit_reader_open(const char *name, const shmkit_endpoint_opts_t *o,
     } else if (rd->v.kind == SHMKIT_KIND_QUEUE) {
         rd->pos = atomic_load_explicit(&ch->qhead, memory_order_acquire) &
                   ~(uint64_t)7; /* records are 8-byte aligned */
+        rd->ack_pos = rd->pos;
         atomic_store_explicit(&ep->head, rd->pos, memory_order_release);
     } else {
         sk_ring_reader_join(rd);

@@ -296,6 +296,8 @@ struct shmkit_reader {
     uint64_t last_check_ns;
     uint64_t wait_msgs;    /* msgs and pos when the reader last had to     */
     uint64_t wait_pos;     /* wait (the hold, in ring.c)                   */
+    int manual_ack;        /* releases keep their room until ack           */
+    uint64_t ack_pos;      /* manual_ack: the position the head shows      */
 };
 
 /* ring.c: a consistent (tail, seq) pair of a single writer, published

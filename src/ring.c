@@ -1102,6 +1102,7 @@ void sk_ring_reader_join(shmkit_reader_t *r)
     sk_ring_walk(v, &t, &seq, NULL);
     atomic_store_explicit(&v->ep->head, t, memory_order_release);
     r->pos = t;
+    r->ack_pos = t;
     r->next_seq = seq; /* the sequence number of the record at t */
     r->have_seq = 1;
 }
@@ -1109,11 +1110,13 @@ void sk_ring_reader_join(shmkit_reader_t *r)
 static inline void publish_head(shmkit_reader_t *r)
 {
     struct sk_chan_view *v = &r->v;
+    /* manual_ack: up to what was acknowledged, not what was released */
+    uint64_t pos = __builtin_expect(r->manual_ack, 0) ? r->ack_pos : r->pos;
     /* release: pairs with the writer's acquire in sk_min_head() */
     if (v->kind == SHMKIT_KIND_QUEUE)
-        atomic_store_explicit(&v->ch->qhead, r->pos, memory_order_release);
+        atomic_store_explicit(&v->ch->qhead, pos, memory_order_release);
     else
-        atomic_store_explicit(&v->ep->head, r->pos, memory_order_release);
+        atomic_store_explicit(&v->ep->head, pos, memory_order_release);
     atomic_store_explicit(&v->ep->r_msgs, r->msgs, memory_order_relaxed);
     sk_event_notify(&v->ch->space_ev, &v->ch->space_posted, 1);
 }
@@ -1452,8 +1455,20 @@ static inline int release_impl(shmkit_reader_t *r)
             rc = SHMKIT_E_OVERRUN;
         }
     }
-    publish_head(r);
+    if (__builtin_expect(!r->manual_ack, 1))
+        publish_head(r);
     return rc;
+}
+
+int shmkit_reader_ack(shmkit_reader_t *r)
+{
+    if (!r)
+        return sk_err(-EINVAL, "reader_ack", NULL, "r must not be NULL");
+    if (r->manual_ack && r->v.kind != SHMKIT_KIND_LATEST) {
+        r->ack_pos = r->pos; /* a message still peeked is not released */
+        publish_head(r);
+    }
+    return 0;
 }
 
 int sk_ring_release(shmkit_reader_t *r)

@@ -151,6 +151,22 @@ expect_rc 0 "sub after the closed-stdio runs" "$SHMKIT" sub "$Z" --wait 0
 [ "$(cat "$T/out")" = KEEP-ME ] || fail "the queue lost its message: '$(cat "$T/out")'"
 expect_rc 0 "rm" "$SHMKIT" rm "$Z"
 
+# ---- 1: stdout refuses the messages: a queue keeps them ----------------
+# sub acknowledges only what stdout took (it once released 1000 small
+# messages into its buffer, failed to write them, and they were gone).
+if [ -w /dev/full ]; then
+    F=${PFX}_f
+    expect_rc 0 "create a queue" "$SHMKIT" create "$F" --kind queue --capacity 64K
+    seq 1 1000 | "$SHMKIT" pub "$F" --lines --chunk 4K >/dev/null 2>&1 || fail "pub into $F"
+    "$SHMKIT" sub "$F" --wait 0 --lines >/dev/full 2>"$T/f.err"
+    rc=$?
+    [ "$rc" -eq 1 ] || fail "sub > /dev/full exited $rc, wanted 1"
+    grep -q "No space left" "$T/f.err" || fail "sub > /dev/full: $(cat "$T/f.err")"
+    expect_rc 0 "sub after the failed one" "$SHMKIT" sub "$F" --wait 0 --lines
+    seq 1 1000 | cmp - "$T/out" || fail "the queue lost messages stdout refused"
+    expect_rc 0 "rm" "$SHMKIT" rm "$F"
+fi
+
 sleep 0.2
 [ -z "$(leftovers)" ] || fail "left in /dev/shm: $(leftovers | tr '\n' ' ')"
 if [ "${SHMKIT_CLI_IN_NS:-}" = 1 ]; then

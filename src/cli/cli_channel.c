@@ -16,7 +16,9 @@
  *   sub  A queue or a reliable bus holds a message still while we look at
  *        it, so large messages are written to stdout straight from the ring
  *        (peek, write, release) and small ones are gathered in a large
- *        buffer.  A lossy bus may overwrite a message while it is read: it
+ *        buffer.  The reader acknowledges (manual_ack) only what stdout
+ *        took: a queue keeps the rest for its next reader when the write
+ *        fails or sub is killed.  A lossy bus may overwrite a message while it is read: it
  *        is copied out first (recv) and only a copy that the release
  *        declared intact is written.  The buffer is flushed whenever the
  *        channel runs dry, so output is as live as the input.
@@ -834,7 +836,9 @@ static void sub_help(void)
           "messages: sub goes on, says how many on stderr at the end\n"
           "(\"shmkit: warning: N messages lost\") and exits 3.  If the writer\n"
           "died without closing, sub writes what it had committed and\n"
-          "exits 4.\n"
+          "exits 4.  A queue's message is taken only once stdout took it:\n"
+          "when a write fails (exit 1) or sub is killed, the queue keeps the\n"
+          "rest for its next reader (the last few may then come twice).\n"
           "\n"
           "options:\n"
           "  -W, --wait SECONDS   wait this long for the channel to appear\n"
@@ -945,7 +949,7 @@ int cli_cmd_sub(int argc, char **argv)
     shmkit_channel_stat_t *st;
     shmkit_wait_t wait = SHMKIT_WAIT_ADAPTIVE;
     struct sub_out out = {NULL, 0, 0, 0};
-    uint64_t wait_ms = 1000, count = 0, got = 0, lost;
+    uint64_t wait_ms = 1000, count = 0, got = 0, lost, ack_every = SUB_BUF_MIN;
     int lines = 0, lossy = 0, c, rc, ret = CLI_EXIT_OK, peer_gone = 0;
     int owner_only = 0;
     size_t max_msg = 0;
@@ -995,6 +999,9 @@ int cli_cmd_sub(int argc, char **argv)
     eo.wait = wait;
     eo.owner_only = owner_only;
     eo.open_timeout_ms = wait_ms > INT32_MAX ? INT32_MAX : (int)wait_ms;
+    /* what stdout did not take stays in a queue (a lossy bus and a latest
+     * keep nothing for us anyway: there it changes nothing) */
+    eo.manual_ack = 1;
     shmkit_clear_error();
     rc = shmkit_reader_open(name, &eo, &r);
     if (rc < 0)
@@ -1006,6 +1013,10 @@ int cli_cmd_sub(int argc, char **argv)
     if (st != NULL && shmkit_channel_stat(name, st) == 0) {
         lossy = st->kind == SHMKIT_KIND_BUS && !st->reliable;
         max_msg = st->max_msg;
+        /* write and acknowledge at least every quarter of the ring, so
+         * that the writer is never held up by what sits in our buffer */
+        if (st->capacity / 4 < ack_every)
+            ack_every = st->capacity / 4;
     } else {
         lossy = 1; /* the safe way to read any kind */
     }
@@ -1037,6 +1048,7 @@ int cli_cmd_sub(int argc, char **argv)
             if (rc == -EAGAIN) {
                 if (out_flush(&out) < 0)
                     break;
+                shmkit_reader_ack(r); /* all of it is written */
                 rc = shmkit_reader_peek(r, &p, &len, SLICE_NS);
             }
         }
@@ -1055,6 +1067,11 @@ int cli_cmd_sub(int argc, char **argv)
                 if (rr < 0 && rr != SHMKIT_E_OVERRUN) {
                     ret = cli_lib_error(rr, "sub: release", NULL);
                     break;
+                }
+                if (out.len == 0 || out.len >= ack_every) {
+                    if (out_flush(&out) < 0)
+                        break;
+                    shmkit_reader_ack(r); /* written, so taken */
                 }
             }
             got++;
@@ -1079,7 +1096,8 @@ int cli_cmd_sub(int argc, char **argv)
         ret = cli_lib_error(rc, "sub: reading", NULL);
         break;
     }
-    out_flush(&out);
+    if (out_flush(&out) == 0)
+        shmkit_reader_ack(r);
     lost = shmkit_reader_lost(r);
     shmkit_clear_error();
     rc = shmkit_reader_close(r);
