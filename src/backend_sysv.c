@@ -58,6 +58,16 @@ static int sysv_err(int code, const char *what, const char *name)
     }
 }
 
+/* No segment has this id (any more): IPC_STAT says EINVAL or EIDRM.  (A
+ * failure with EINVAL elsewhere may mean a size outside the limits, or,
+ * under valgrind, EACCES; IPC_STAT on a segment we may not read says
+ * EACCES.) */
+static int id_gone(int id)
+{
+    struct shmid_ds ds;
+    return shmctl(id, IPC_STAT, &ds) != 0 && (errno == EINVAL || errno == EIDRM);
+}
+
 static int no_huge(const char *name)
 {
     return sk_err(SHMKIT_E_NO_HUGEPAGES, "shmget", name,
@@ -123,8 +133,9 @@ static int sysv_attach(shmkit_segment_t *s, const shmkit_segment_opts_t *o,
         /* by key: removed between shmget and shmat?  Only if the key no
          * longer leads to this id (valgrind's shmat reports EACCES as
          * EINVAL, for one) */
-        if ((e == EINVAL || e == EIDRM) && !s->sysv_by_id &&
-            shmget((key_t)s->sysv_key, 0, 0) != s->shmid)
+        if ((e == EINVAL || e == EIDRM) &&
+            (s->sysv_by_id ? id_gone(s->shmid)
+                           : shmget((key_t)s->sysv_key, 0, 0) != s->shmid))
             return sk_err_open(-ENOENT, "shmat", s->name, NULL);
         return sysv_err(-e, "shmat", s->name);
     }
@@ -342,8 +353,12 @@ static int sysv_unlink(const struct sk_name *nm)
     int id = resolve_id(nm, "unlink");
     if (id < 0)
         return id;
-    if (shmctl(id, IPC_RMID, NULL) != 0)
-        return sysv_err(-errno, "shmctl(IPC_RMID)", nm->canon);
+    if (shmctl(id, IPC_RMID, NULL) != 0) {
+        int e = errno;
+        if ((e == EINVAL || e == EIDRM) && id_gone(id)) /* removed already */
+            return sk_err_open(-ENOENT, "shmctl(IPC_RMID)", nm->canon, NULL);
+        return sysv_err(-e, "shmctl(IPC_RMID)", nm->canon);
+    }
     return 0;
 }
 
@@ -352,8 +367,11 @@ static int inspect_id(int id, shmkit_segment_info_t *info, int own_slot,
                       void *own_base)
 {
     struct shmid_ds ds;
-    if (shmctl(id, IPC_STAT, &ds) != 0)
+    if (shmctl(id, IPC_STAT, &ds) != 0) {
+        if (errno == EINVAL || errno == EIDRM) /* no segment has this id */
+            return sk_err_open(-ENOENT, "shmctl(IPC_STAT)", info->name, NULL);
         return sysv_err(-errno, "shmctl(IPC_STAT)", info->name);
+    }
     info->backend = SHMKIT_BACKEND_SYSV;
     info->size = (uint64_t)ds.shm_segsz;
     info->mode = ds.shm_perm.mode & 0777;

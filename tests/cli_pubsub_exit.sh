@@ -151,6 +151,20 @@ expect_rc 0 "sub after the closed-stdio runs" "$SHMKIT" sub "$Z" --wait 0
 [ "$(cat "$T/out")" = KEEP-ME ] || fail "the queue lost its message: '$(cat "$T/out")'"
 expect_rc 0 "rm" "$SHMKIT" rm "$Z"
 
+# ---- 1: a value too large for a latest ----------------------------------
+# Each read is a value; one over the largest was cut into pieces that
+# overwrote each other, and only the last piece was left, exit 0.
+L=${PFX}_l
+expect_rc 0 "create a latest" "$SHMKIT" create "$L" --kind latest --capacity 64
+python3 -c 'import sys; sys.stdout.write("A" * 68)' >"$T/v68"
+expect_rc 1 "pub of a 68-byte value into a 64-byte latest" "$SHMKIT" pub "$L" <"$T/v68"
+grep -q "a value of more than 64 bytes" "$T/err" || fail "pub of a value too large: $(cat "$T/err")"
+python3 -c 'import sys; sys.stdout.write("B" * 64)' >"$T/v64"
+expect_rc 0 "pub of a 64-byte value" "$SHMKIT" pub "$L" <"$T/v64"
+expect_rc 0 "sub of the value" "$SHMKIT" sub "$L" --count 1 --wait 0
+cmp -s "$T/out" "$T/v64" || fail "the latest holds '$(head -c 80 "$T/out")', not the 64-byte value"
+expect_rc 0 "rm" "$SHMKIT" rm "$L"
+
 # ---- 1: stdout refuses the messages: a queue keeps them ----------------
 # sub acknowledges only what stdout took (it once released 1000 small
 # messages into its buffer, failed to write them, and they were gone).

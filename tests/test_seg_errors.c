@@ -6,11 +6,13 @@
  *    last_error_code/message/hint agree with it;
  *  - the record is per thread;
  *  - shmkit_strerror() of anything (unknown codes too) is non-NULL;
- *  - invalid options and bad names give errors, never crashes.
+ *  - invalid options and bad names give errors, never crashes;
+ *  - a SysV id that no longer exists is ENOENT for unlink, inspect, open.
  */
 #include "test_util.h"
 
 #include <pthread.h>
+#include <sys/shm.h>
 
 static void *thread_fn(void *p)
 {
@@ -118,6 +120,22 @@ static int body(void *arg)
            "size-0 create left %s behind", n);
     CHECK_RC(shmkit_segment_create("memfd:zero", &o, &s), -EINVAL);
     CHECK_RC(shmkit_segment_create("anon:", &o, &s), -EINVAL);
+
+    /* a SysV id that is gone: unlink, inspect and open say ENOENT (they
+     * said EINVAL, with a hint about kernel.shmmax) */
+    {
+        int id = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);
+        CHECK(id >= 0);
+        CHECK(shmctl(id, IPC_RMID, NULL) == 0);
+        char byid[64];
+        snprintf(byid, sizeof byid, "sysv:id=%d", id);
+        CHECK_RC(shmkit_segment_unlink(byid), -ENOENT);
+        CHECK_RC(shmkit_segment_inspect(byid, &info), -ENOENT);
+        shmkit_segment_opts_t oo;
+        shmkit_segment_opts_init(&oo);
+        oo.timeout_ms = 10;
+        CHECK_RC(shmkit_segment_open(byid, &oo, &s), -ENOENT);
+    }
 
     /* absurd sizes */
     o.size = UINT64_MAX - 100;

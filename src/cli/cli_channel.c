@@ -309,7 +309,8 @@ static void pub_help(void)
           "it leaves the stream as a writer that died would: subscribers\n"
           "write what was sent and exit 4, not 0.  On a full queue or\n"
           "reliable bus pub waits for the readers; a lossy bus never makes\n"
-          "it wait.\n"
+          "it wait.  On a latest channel each read() is one value, and a\n"
+          "value larger than the channel's largest is an error.\n"
           "\n"
           "Without --create the channel must exist (see 'shmkit create');\n"
           "pub waits --timeout seconds (default 1) for it to appear.\n"
@@ -401,26 +402,43 @@ static int pub_send_failed(int rc)
 
 static int stdin_failed(int err)
 {
-    return cli_error("pub stops and closes the channel", "pub: reading "
-                     "stdin: %s", strerror(err));
+    return cli_error("pub stops; its subscribers write what was sent and "
+                     "exit 4, as if pub had died", "pub: reading stdin: %s",
+                     strerror(err));
 }
 
-/* Raw mode from a pipe, terminal or socket: whatever read() returns. */
-static int pub_raw_stream(shmkit_writer_t *w, size_t chunk)
+/* Raw mode from a pipe, terminal or socket: whatever read() returns.
+ * whole (a latest): each read is a value, and one longer than chunk (the
+ * largest value) is an error, not a value cut in pieces that overwrite
+ * each other. */
+static int pub_raw_stream(shmkit_writer_t *w, size_t chunk, int whole,
+                          const char *name)
 {
-    unsigned char *buf = malloc(chunk);
+    unsigned char *buf = malloc(chunk + 1);
     int rc = CLI_EXIT_OK;
 
     if (buf == NULL)
         return cli_error(NULL, "out of memory");
     while (!g_stop) {
-        ssize_t n = read(0, buf, chunk);
+        ssize_t n = read(0, buf, chunk + (whole ? 1 : 0));
         if (n == 0)
             break;
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             rc = stdin_failed(errno);
+            break;
+        }
+        if ((size_t)n > chunk) {
+            char safe[300];
+            cli_safe_copy(safe, sizeof safe, name);
+            rc = cli_error(NULL, "pub: a value of more than %zu bytes, the "
+                           "largest value of the latest channel %s", chunk,
+                           safe);
+            cli_hint("each read of stdin is one value; send one value per "
+                     "line with --lines, or re-create it with a larger "
+                     "--capacity: 'shmkit rm %s; shmkit create %s --kind "
+                     "latest --capacity SIZE'", safe, safe);
             break;
         }
         int s = pub_send(w, buf, (size_t)n, 0);
@@ -444,7 +462,7 @@ static int pub_raw_file(shmkit_writer_t *w, size_t chunk, const struct stat *st0
     int rc = CLI_EXIT_OK;
 
     if (off < 0)
-        return pub_raw_stream(w, chunk);
+        return pub_raw_stream(w, chunk, 0, NULL);
     while (!g_stop) {
         if (off >= size) {
             struct stat st;
@@ -746,23 +764,25 @@ int cli_cmd_pub(int argc, char **argv)
     }
 
     msg_max = shmkit_writer_max_msg(w);
-    if (!have_chunk && !lines) {
-        /* at most an eighth of the ring, less the largest record header
-         * and its rounding (24 bytes: eight records fit, and each is under
-         * the eighth that the writer's fast path takes), at least 4K */
+    int is_latest = 0;
+    if (!lines) {
         shmkit_channel_stat_t *cst = calloc(1, sizeof *cst);
-        if (cst != NULL && shmkit_channel_stat(name, cst) == 0 &&
-            cst->kind != SHMKIT_KIND_LATEST) {
+        if (cst != NULL && shmkit_channel_stat(name, cst) == 0) {
+            is_latest = cst->kind == SHMKIT_KIND_LATEST;
+            /* at most an eighth of the ring, less the largest record
+             * header and its rounding (24 bytes: eight records fit, and
+             * each is under the eighth that the writer's fast path takes),
+             * at least 4K */
             uint64_t lim = cst->capacity / PUB_CHUNK_RING;
             lim = lim > 4096 + 24 ? lim - 24 : 4096;
-            if (chunk > lim)
+            if (!have_chunk && !is_latest && chunk > lim)
                 chunk = lim;
         }
         shmkit_clear_error(); /* a failed look changes nothing */
         free(cst);
     }
-    if (chunk > msg_max)
-        chunk = msg_max;
+    if (chunk > msg_max || is_latest)
+        chunk = msg_max; /* a latest: a value is what one read returns */
 
     /* Wait for the readers to join: poll every 50 us at first, backing off
      * to every millisecond (a reader that joins at once costs no sleep). */
@@ -790,10 +810,12 @@ int cli_cmd_pub(int argc, char **argv)
 
     if (lines)
         ret = pub_lines(w, msg_max, name);
+    else if (is_latest)
+        ret = pub_raw_stream(w, (size_t)chunk, 1, name);
     else if (fstat(0, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
         ret = pub_raw_file(w, (size_t)chunk, &st);
     else
-        ret = pub_raw_stream(w, (size_t)chunk);
+        ret = pub_raw_stream(w, (size_t)chunk, 0, NULL);
 
     shmkit_clear_error();
     if (ret != CLI_EXIT_OK) {
