@@ -1363,6 +1363,12 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
                 goto lapped;
             if (c < 0)
                 return c;
+            /* Pads counted from here: a multi-producer queue's claims that
+             * were given up (a producer that detached or died holding a
+             * reservation) are pads with nothing after them, and a ring's
+             * worth of them across waits is a healthy queue.  Only pads
+             * without a wait between them are a ring going round. */
+            skipped = 0;
             w = atomic_load_explicit(word_at(v, pos), memory_order_acquire);
             if (!sk_word_tag_ok(w, pos))
                 continue;

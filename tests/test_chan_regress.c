@@ -40,6 +40,13 @@
  *     closes the stream and exits at once is seen to have closed it, not
  *     to have died: 200 rounds of a reader polling (timeout 0) while a
  *     child sends one message, closes and exits.
+ *  8. (found by review) A multi-producer queue's consumer waiting in one
+ *     long peek while producers give up reservations (detach, or die
+ *     holding one) must step over their pads and get the next message:
+ *     the pads of a ring's worth of given-up claims, counted across the
+ *     waits of that one call, looked like a ring going round, and peek
+ *     returned SHMKIT_E_CORRUPT.  Six claims of 1000 bytes in a 4 KiB
+ *     ring, given up while the consumer waits, then a message.
  */
 #include "chan_util.h"
 
@@ -433,9 +440,68 @@ static void closed_not_dead(void)
            closed, rounds);
 }
 
+/* part 8 */
+static int give_up_claims(void *arg)
+{
+    int die = *(int *)arg;
+    for (int i = 0; i < 6; i++) {
+        cu_sleep_ns(20000000ull);
+        if (die) {
+            pid_t k = fork();
+            if (k == 0) {
+                shmkit_writer_t *w;
+                void *p;
+                if (shmkit_writer_open(name, NULL, &w) != 0 ||
+                    shmkit_writer_reserve(w, 1000, &p, 1000000000ll) != 0)
+                    _exit(2);
+                kill(getpid(), SIGKILL);
+            }
+            int st;
+            if (k < 0 || waitpid(k, &st, 0) != k || !WIFSIGNALED(st))
+                return 2;
+        } else {
+            shmkit_writer_t *w;
+            void *p;
+            if (shmkit_writer_open(name, NULL, &w) != 0 ||
+                shmkit_writer_reserve(w, 1000, &p, 1000000000ll) != 0)
+                return 3;
+            shmkit_writer_detach(w); /* the claim is given up */
+        }
+    }
+    shmkit_writer_t *w;
+    if (shmkit_writer_open(name, NULL, &w) != 0 ||
+        shmkit_writer_send(w, "hello", 5, 1000000000ll) != 0)
+        return 4;
+    return shmkit_writer_close(w) == 0 ? 0 : 5;
+}
+
+static void mp_pads_across_waits(int die)
+{
+    skt_name(name, sizeof name);
+    cu_create(name, SHMKIT_KIND_QUEUE, 4096, 0, 1, 0);
+    shmkit_reader_t *r;
+    CHECK_OK(shmkit_reader_open(name, NULL, &r));
+    pid_t pid = cu_spawn(give_up_claims, &die);
+    const void *p;
+    size_t n;
+    int rc = shmkit_reader_peek(r, &p, &n, 20000000000ll);
+    CHECKF(rc == 0, "multi-producer queue, claims given up (%s): peek %d "
+           "(%s): %s", die ? "killed" : "detached", rc, shmkit_strerror(rc),
+           shmkit_last_error());
+    CHECK(n == 5 && memcmp(p, "hello", 5) == 0);
+    CHECK_OK(shmkit_reader_release(r));
+    CHECKF(cu_reap(pid, "give_up_claims") == 0, "the producers failed");
+    CHECK_OK(shmkit_reader_close(r));
+    CHECK_OK(shmkit_segment_unlink(name));
+    printf("a multi-producer queue's consumer steps over given-up claims "
+           "(%s): ok\n", die ? "killed" : "detached");
+}
+
 int main(void)
 {
     cu_init("test_chan_regress", 120);
+    mp_pads_across_waits(0);
+    mp_pads_across_waits(1);
     evict_with_short_timeouts(0);
     evict_with_short_timeouts(50000000ll);
     evict_with_short_timeouts(1000000000ll);
