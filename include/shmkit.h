@@ -328,7 +328,8 @@ typedef struct shmkit_event {
 
 SHMKIT_API uint32_t shmkit_event_prepare(shmkit_event_t *e);
 SHMKIT_API void shmkit_event_cancel(shmkit_event_t *e);
-/** 0 when woken (or the key is stale), -ETIMEDOUT, -EINTR. */
+/** 0 when woken (or the key is stale, or a signal came: look at your
+ *  condition again), or -ETIMEDOUT. */
 SHMKIT_API int shmkit_event_wait(shmkit_event_t *e, uint32_t key,
                                  int64_t timeout_ns);
 /** Wakes one waiter (all = 0) or all of them; returns how many were woken
@@ -384,7 +385,8 @@ typedef struct shmkit_channel_opts {
     uint64_t capacity;       /**< ring bytes (rounded up to a power of two);
                                   latest: the largest value                  */
     uint32_t max_msg;        /**< largest message; default capacity / 4      */
-    uint32_t max_readers;    /**< bus: default 64, at most 120               */
+    uint32_t max_readers;    /**< bus: default 64, at most 120; ignored for
+                                  a queue or latest                         */
     int reliable;            /**< bus: writer waits for the slowest reader   */
     int multi_producer;      /**< queue: many producers (CAS on the tail)    */
     shmkit_segment_opts_t seg; /**< mode, gid, persistent, prefault, ...   */

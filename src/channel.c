@@ -135,6 +135,10 @@ static int chan_create_seg(const char *name, const shmkit_channel_opts_t *in,
                           o->max_msg, (unsigned long long)limit,
                           (unsigned long long)c.cap);
     }
+    if (o->kind != SHMKIT_KIND_BUS &&
+        (!o->max_readers || o->max_readers > SHMKIT_MAX_READERS))
+        o->max_readers = 64; /* not a bus's: ignored, but a value above the
+                                limit made every open say "corrupt" */
     if (o->kind == SHMKIT_KIND_BUS) {
         if (!o->max_readers)
             o->max_readers = 64;
@@ -480,6 +484,10 @@ int shmkit_writer_open(const char *name, const shmkit_endpoint_opts_t *o,
         w->seq = cur >> 8;
         w->latest_slot = (uint32_t)(cur & 0xff) % w->v.nslots;
     }
+    /* Dekker with a producer that closes (writer_free): our role is
+     * stored; after this fence either it sees us and leaves the stream
+     * open, or its `closed` comes before ours */
+    atomic_thread_fence(memory_order_seq_cst);
     atomic_store_explicit(&ch->closed, 0, memory_order_relaxed);
     atomic_store_explicit(&ch->writer_seen, 1, memory_order_release);
     *out = w;
@@ -792,6 +800,22 @@ size_t shmkit_writer_max_msg(const shmkit_writer_t *w)
     return w ? w->v.max_msg : 0;
 }
 
+/* Tests only: called between a closing producer's look for other
+ * producers and its store of `closed` (test_chan_regress part 9). */
+void (*sk_test_close_window)(void);
+
+/* Another live producer of a multi-producer queue? */
+static int other_producers(struct sk_chan_view *v)
+{
+    for (int i = 0; i < SHMKIT_MAX_ATTACH; i++)
+        if (i != v->slot &&
+            atomic_load_explicit(&v->eps[i].role, memory_order_acquire) ==
+                SK_ROLE_WRITER &&
+            sk_seg_slot_alive(v->seg, i) != 0)
+            return 1;
+    return 0;
+}
+
 /* A writer found dead: unless it closed the stream first.  A writer that
  * closes stores `closed` before it lets go of its slot, so a reader that
  * loaded `closed` too early (0), then the slot, and found the slot empty
@@ -811,12 +835,17 @@ int sk_reader_writer_gone(shmkit_reader_t *r)
 {
     struct sk_chan_view *v = &r->v;
     struct sk_chan *ch = v->ch;
+    int multi = v->kind == SHMKIT_KIND_QUEUE && (v->flags & SK_CF_MULTI);
     /* acquire: pairs with the release store in writer close */
-    if (atomic_load_explicit(&ch->closed, memory_order_acquire))
-        return SHMKIT_E_CLOSED;
+    if (atomic_load_explicit(&ch->closed, memory_order_acquire)) {
+        /* a producer that closed while another opened takes its `closed`
+         * back (writer_free): not ended while a producer is live */
+        atomic_thread_fence(memory_order_seq_cst);
+        return multi && other_producers(v) ? 0 : SHMKIT_E_CLOSED;
+    }
     if (!atomic_load_explicit(&ch->writer_seen, memory_order_acquire))
         return 0;
-    if (v->kind == SHMKIT_KIND_QUEUE && (v->flags & SK_CF_MULTI)) {
+    if (multi) {
         int dead = 0;
         for (int i = 0; i < SHMKIT_MAX_ATTACH; i++) {
             if (atomic_load_explicit(&v->eps[i].role, memory_order_acquire) !=
@@ -894,18 +923,24 @@ static int writer_free(shmkit_writer_t *w, int how)
      * other as a writer, and nobody would mark the stream closed. */
     atomic_thread_fence(memory_order_seq_cst);
     if (end_stream) {
-        int others = 0;
-        if (multi)
-            for (int i = 0; i < SHMKIT_MAX_ATTACH; i++)
-                if (i != v->slot &&
-                    atomic_load_explicit(&v->eps[i].role, memory_order_acquire) ==
-                        SK_ROLE_WRITER &&
-                    sk_seg_slot_alive(v->seg, i) != 0)
-                    others = 1;
-        if (!others)
+        if (!multi || !other_producers(v)) {
+            if (sk_test_close_window)
+                sk_test_close_window();
             /* release: everything committed is visible to a reader that
              * sees closed */
             atomic_store_explicit(&ch->closed, 1, memory_order_release);
+            /* A producer that opened meanwhile (its role came after our
+             * look) stores closed = 0 after a fence of its own, unless it
+             * stored it before our 1: look again, and take the 1 back
+             * for it (found by review: the stream ended under a live
+             * producer that opened while another closed). */
+            if (multi) {
+                atomic_thread_fence(memory_order_seq_cst);
+                uint32_t one = 1;
+                if (other_producers(v))
+                    atomic_compare_exchange_strong(&ch->closed, &one, 0);
+            }
+        }
     }
     if (!multi) {
         /* -2: "died", what readers of an aborted stream must learn */

@@ -51,6 +51,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "segment.h"
 #include "sync.h"
@@ -313,6 +314,23 @@ void sk_writer_recover(shmkit_writer_t *w);
 void sk_writer_abandon(shmkit_writer_t *w);
 void sk_flush_batch(shmkit_writer_t *w);
 void sk_writer_fast_init(shmkit_writer_t *w);
+
+/* What is left of a call's timeout for its next wait: a timeout < 0 (none)
+ * or 0 (a poll) as it is; otherwise the time to a deadline set at the
+ * first wait (*deadline 0 until then), and at least 1 ns once it has
+ * passed (a wait that looks once more and times out).  For calls that may
+ * wait more than once: each wait must not start the timeout again. */
+static inline int64_t sk_time_left(int64_t timeout_ns, uint64_t *deadline)
+{
+    if (timeout_ns <= 0)
+        return timeout_ns;
+    uint64_t now = sk_now_ns(CLOCK_MONOTONIC);
+    if (!*deadline) {
+        *deadline = now + (uint64_t)timeout_ns;
+        return timeout_ns;
+    }
+    return now < *deadline ? (int64_t)(*deadline - now) : 1;
+}
 
 /* channel.c */
 typedef int (*sk_cond_fn)(void *ctx);

@@ -111,7 +111,7 @@ int sk_latest_peek(shmkit_reader_t *r, const void **buf, size_t *len,
      * catch); rounds in which no new version appeared mean a writer that
      * keeps a slot half-written: after 1000 of those, CORRUPT.  A finite
      * timeout bounds the rounds too. */
-    uint64_t last_cur = UINT64_MAX, deadline = 0;
+    uint64_t last_cur = UINT64_MAX, deadline = 0, wait_deadline = 0;
     for (int stuck = 0, rounds = 0;; rounds++) {
         if (stuck > 1000)
             return sk_err(SHMKIT_E_CORRUPT, "peek", shmkit_segment_name(v->seg),
@@ -123,8 +123,10 @@ int sk_latest_peek(shmkit_reader_t *r, const void **buf, size_t *len,
             else if (now >= deadline)
                 return timeout_ns ? -ETIMEDOUT : -EAGAIN;
         }
+        /* each round's wait takes what is left of the timeout */
         int c = sk_chan_wait(v, &v->ch->data_ev, &v->ch->data_posted,
-                             newer_cond, newer_slow, r, timeout_ns);
+                             newer_cond, newer_slow, r,
+                             sk_time_left(timeout_ns, &wait_deadline));
         if (c < 0)
             return c;
         /* acquire: pairs with the writer's release of latest_cur */

@@ -102,23 +102,6 @@ static int space_slow(void *vctx)
     return (int64_t)(c->need_end - w->head_cache) <= (int64_t)w->v.cap;
 }
 
-/* What is left of a call's timeout for its next wait: a timeout < 0 (none)
- * or 0 (a poll) as it is; otherwise the time to a deadline set at the
- * first wait (*deadline 0 until then), and at least 1 ns once it has
- * passed (a wait that looks once more and times out).  For calls that may
- * wait more than once: each wait must not start the timeout again. */
-static int64_t time_left(int64_t timeout_ns, uint64_t *deadline)
-{
-    if (timeout_ns <= 0)
-        return timeout_ns;
-    uint64_t now = sk_now_ns(CLOCK_MONOTONIC);
-    if (!*deadline) {
-        *deadline = now + (uint64_t)timeout_ns;
-        return timeout_ns;
-    }
-    return now < *deadline ? (int64_t)(*deadline - now) : 1;
-}
-
 static int wait_space(shmkit_writer_t *w, uint64_t end, int64_t timeout_ns)
 {
     struct space_ctx c = {w, end};
@@ -269,7 +252,7 @@ static int reserve_multi(shmkit_writer_t *w, uint64_t size, size_t len,
             if ((int64_t)(end - w->head_cache) > (int64_t)v->cap) {
                 /* other producers may take the room we waited for, again
                  * and again: the timeout runs from the first wait */
-                int r = wait_space(w, end, time_left(timeout_ns, &deadline));
+                int r = wait_space(w, end, sk_time_left(timeout_ns, &deadline));
                 if (r < 0)
                     return r;
                 continue; /* the tail moved meanwhile */
@@ -1354,7 +1337,7 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
         if (!sk_word_tag_ok(w, pos)) {
             /* the hold, a word that changed again after the wait saw it, a
              * resync: each wait takes what is left of the timeout */
-            int64_t left = time_left(timeout_ns, &deadline);
+            int64_t left = sk_time_left(timeout_ns, &deadline);
             if (hold(r, left))
                 continue;
             int c = sk_chan_wait(v, &v->ch->data_ev, &v->ch->data_posted,

@@ -27,7 +27,8 @@
  *  latest     the newest value, never an older one; -EAGAIN until a newer
  *  zerocopy   a 1 MiB message reserved, written and peeked in place: both
  *             pointers lie in the channel's /dev/shm mapping
- *  misc       raw segment as a channel is SHMKIT_E_KIND; stat counters
+ *  misc       raw segment as a channel is SHMKIT_E_KIND; stat counters;
+ *             max_readers over 120 on a queue or latest is ignored
  */
 #include "chan_util.h"
 
@@ -859,6 +860,31 @@ static void misc(void)
     EXPECT(shmkit_reader_open(name, &eo, &r) == -ENOENT, "reader_open missing");
     EXPECT(shmkit_writer_open(name, &eo, &w) == -ENOENT,
            "writer_open missing without create");
+
+    /* max_readers is a bus's: on a queue or latest any value is ignored
+     * (one over 120 made a channel that every open called corrupt) */
+    for (int k = 0; k < 2; k++) {
+        shmkit_channel_opts_t co;
+        shmkit_channel_opts_init(&co, k ? SHMKIT_KIND_LATEST : SHMKIT_KIND_QUEUE);
+        co.max_readers = 200;
+        co.seg.persistent = 1;
+        skt_name(name, sizeof name);
+        skt_track(name);
+        CHECK_OK(shmkit_channel_create(name, &co));
+        rc = shmkit_writer_open(name, NULL, &w);
+        EXPECT(rc == 0, "%s with max_readers 200: writer_open %d (%s)",
+               k ? "latest" : "queue", rc, shmkit_strerror(rc));
+        rc = shmkit_reader_open(name, NULL, &r);
+        EXPECT(rc == 0, "%s with max_readers 200: reader_open %d (%s)",
+               k ? "latest" : "queue", rc, shmkit_strerror(rc));
+        if (w)
+            CHECK_OK(shmkit_writer_close(w));
+        if (r)
+            CHECK_OK(shmkit_reader_close(r));
+        w = NULL;
+        r = NULL;
+        CHECK_OK(shmkit_segment_unlink(name));
+    }
     printf("misc: done\n");
 }
 

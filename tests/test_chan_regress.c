@@ -47,6 +47,12 @@
  *     waits of that one call, looked like a ring going round, and peek
  *     returned SHMKIT_E_CORRUPT.  Six claims of 1000 bytes in a 4 KiB
  *     ring, given up while the consumer waits, then a message.
+ *  9. (found by review) A multi-producer queue's producer that opens while
+ *     another closes must not have the stream ended under it: the closer
+ *     looked for other producers, found none, and stored `closed` after
+ *     the opener had stored 0; the consumer then got SHMKIT_E_CLOSED with
+ *     a live producer sending.  A test hook opens the second producer in
+ *     that window.
  */
 #include "chan_util.h"
 
@@ -497,9 +503,51 @@ static void mp_pads_across_waits(int die)
            "(%s): ok\n", die ? "killed" : "detached");
 }
 
+/* part 9 */
+extern void (*sk_test_close_window)(void);
+static shmkit_writer_t *late_producer;
+
+static void open_in_window(void)
+{
+    sk_test_close_window = NULL; /* once */
+    CHECK_OK(shmkit_writer_open(name, NULL, &late_producer));
+}
+
+static void mp_open_while_closing(void)
+{
+    skt_name(name, sizeof name);
+    cu_create(name, SHMKIT_KIND_QUEUE, 1 << 16, 0, 1, 0);
+    shmkit_reader_t *r;
+    shmkit_writer_t *w;
+    CHECK_OK(shmkit_reader_open(name, NULL, &r));
+    CHECK_OK(shmkit_writer_open(name, NULL, &w));
+    CHECK_OK(shmkit_writer_send(w, "p1", 2, 0));
+    sk_test_close_window = open_in_window;
+    CHECK_OK(shmkit_writer_close(w));
+    CHECK(late_producer != NULL);
+    CHECK_OK(shmkit_writer_send(late_producer, "p2", 2, 0));
+    char buf[8];
+    size_t n;
+    CHECK_OK(shmkit_reader_recv(r, buf, sizeof buf, &n, 1000000000ll));
+    CHECK(n == 2 && memcmp(buf, "p1", 2) == 0);
+    CHECK_OK(shmkit_reader_recv(r, buf, sizeof buf, &n, 1000000000ll));
+    CHECK(n == 2 && memcmp(buf, "p2", 2) == 0);
+    int rc = shmkit_reader_recv(r, buf, sizeof buf, &n, 0);
+    CHECKF(rc == -EAGAIN, "a producer is live, yet the consumer got %d (%s)",
+           rc, shmkit_strerror(rc));
+    CHECK_OK(shmkit_writer_close(late_producer));
+    CHECK_RC(shmkit_reader_recv(r, buf, sizeof buf, &n, 1000000000ll),
+             SHMKIT_E_CLOSED);
+    CHECK_OK(shmkit_reader_close(r));
+    CHECK_OK(shmkit_segment_unlink(name));
+    printf("a producer that opens while another closes keeps the stream "
+           "open: ok\n");
+}
+
 int main(void)
 {
     cu_init("test_chan_regress", 120);
+    mp_open_while_closing();
     mp_pads_across_waits(0);
     mp_pads_across_waits(1);
     evict_with_short_timeouts(0);
