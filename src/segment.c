@@ -455,7 +455,6 @@ shmkit_segment_t *sk_handle_new(const struct sk_name *nm)
     shmkit_segment_t *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    reg_add(s);
     s->backend = nm->backend;
     snprintf(s->name, sizeof s->name, "%s", nm->canon);
     snprintf(s->path, sizeof s->path, "%s", nm->path);
@@ -463,6 +462,9 @@ shmkit_segment_t *sk_handle_new(const struct sk_name *nm)
     s->shmid = -1;
     s->slot = -1;
     s->owner_pid = getpid();
+    /* registered complete: a fork in another thread runs atfork_child()
+     * over it (calloc's fd 0 and owner 0 had it close the child's stdin) */
+    reg_add(s);
     return s;
 }
 
@@ -478,8 +480,13 @@ void sk_handle_free(shmkit_segment_t *s)
 #else
     if (s->base && s->backend == SHMKIT_BACKEND_SYSV)
         shmdt(s->base);
-    else if (s->base)
+    else if (s->base && (s->owner_pid == getpid() ||
+                         s->backend == SHMKIT_BACKEND_MEMFD ||
+                         s->backend == SHMKIT_BACKEND_ANON))
         munmap(s->base, s->map_size);
+    /* else a named segment's handle inherited across fork: its mapping was
+     * not (MADV_DONTFORK, backend_fd.c), and whatever the child mapped
+     * since at that address is not ours to unmap */
 #endif
     if (s->fd >= 0)
         close(s->fd);

@@ -23,3 +23,4 @@ shmkit_c_test(test_seg_errors         test_seg_errors.c         "unit"          
 shmkit_c_test(test_seg_sysv_limits    test_seg_sysv_limits.c    "unit"                 60)
 shmkit_c_test(test_seg_numa           test_seg_numa.c           "unit"                 60)
 shmkit_c_test(test_seg_stdio          test_seg_stdio.c          "unit"                 60)
+shmkit_c_test(test_seg_fork           test_seg_fork.c           "unit;multiproc"       60)
