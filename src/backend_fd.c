@@ -261,14 +261,22 @@ static int fd_create(const struct sk_name *nm, const shmkit_segment_opts_t *o,
         if ((fd = sk_fd_above_stdio(fd)) < 0)
             return sk_err(fd, "create", nm->canon, "fcntl(F_DUPFD_CLOEXEC)");
     } else {
-        fd = nm->backend == SHMKIT_BACKEND_POSIX
-                 ? shm_open(shm_name_of(nm->path),
-                            O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, o->mode)
-                 : open(nm->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
-                                      O_NOFOLLOW, o->mode);
+        /* create, or open what exists; a name that the last closer (or gc)
+         * removes between the two is created again (found by review: the
+         * create-or-open of a shared name failed with ENOENT) */
+        for (int tries = 0;; tries++) {
+            fd = nm->backend == SHMKIT_BACKEND_POSIX
+                     ? shm_open(shm_name_of(nm->path),
+                                O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, o->mode)
+                     : open(nm->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+                                          O_NOFOLLOW, o->mode);
+            if (fd >= 0 || errno != EEXIST || o->exclusive)
+                break;
+            int ro = fd_open(nm, o, out);
+            if (ro != -ENOENT || tries >= 100)
+                return ro;
+        }
         if (fd < 0) {
-            if (errno == EEXIST && !o->exclusive)
-                return fd_open(nm, o, out);
             return sk_err_open(-errno,
                                nm->backend == SHMKIT_BACKEND_POSIX ? "shm_open"
                                                                    : "open",

@@ -248,13 +248,21 @@ static int sysv_create(const struct sk_name *nm, const shmkit_segment_opts_t *o,
     uint64_t page = huge ? sk_hugepage_size() : sk_page_size();
     uint64_t total = sk_round_up(SK_HEADER_SIZE + o->size, page);
     key_t key = nm->sysv_private ? IPC_PRIVATE : (key_t)nm->sysv_key;
-    int id = shmget(key, total,
+    int id;
+    /* create, or open what exists; a key removed in between (the last
+     * closer, gc) is created again */
+    for (int tries = 0;; tries++) {
+        id = shmget(key, total,
                     IPC_CREAT | IPC_EXCL | (int)(o->mode & 0777) |
                         (huge ? SHM_HUGETLB : 0));
+        if (id >= 0 || errno != EEXIST || o->exclusive)
+            break;
+        int ro = sysv_open(nm, o, out);
+        if (ro != -ENOENT || tries >= 100)
+            return ro;
+    }
     if (id < 0) {
         int e = -errno;
-        if (e == -EEXIST && !o->exclusive)
-            return sysv_open(nm, o, out);
         if (huge && (e == -ENOMEM || e == -EINVAL || e == -ENOSPC))
             return no_huge(nm->canon);
         if (huge && e == -EPERM)
