@@ -491,10 +491,12 @@ static int fd_open(const struct sk_name *nm, const shmkit_segment_opts_t *o,
     uint64_t deadline = sk_now_ns(CLOCK_MONOTONIC) +
                         (uint64_t)o->timeout_ms * 1000000ull;
     for (;;) {
+        /* O_NONBLOCK: a file: name may lead to a FIFO, whose read-only
+         * open would wait for a writer for ever; refused below */
         int fd = nm->backend == SHMKIT_BACKEND_POSIX
                      ? shm_open(shm_name_of(nm->path),
                                 fd_open_flags(o->readonly) & ~O_CLOEXEC, 0)
-                     : open(nm->path, fd_open_flags(o->readonly));
+                     : open(nm->path, fd_open_flags(o->readonly) | O_NONBLOCK);
         if (fd < 0)
             return sk_err_open(-errno,
                                nm->backend == SHMKIT_BACKEND_POSIX ? "shm_open"
@@ -502,6 +504,15 @@ static int fd_open(const struct sk_name *nm, const shmkit_segment_opts_t *o,
                                nm->canon, nm->path);
         if ((fd = sk_fd_above_stdio(fd)) < 0)
             return sk_err(fd, "open", nm->canon, "fcntl(F_DUPFD_CLOEXEC)");
+        struct stat reg;
+        if (fstat(fd, &reg) != 0 || !S_ISREG(reg.st_mode)) {
+            close(fd);
+            return sk_err(-EINVAL, "open", nm->canon,
+                          "not a regular file: a file: segment is a file "
+                          "that 'shmkit create file:PATH' made");
+        }
+        if (nm->backend != SHMKIT_BACKEND_POSIX)
+            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
         shmkit_segment_t *s = sk_handle_new(nm);
         if (!s) {
             close(fd);
@@ -557,7 +568,8 @@ static int fd_close(shmkit_segment_t *s)
      * leaves the segment to gc when it may not write it). */
     if (!s->persistent && !s->observer && s->path[0] &&
         sk_lock(s->fd, SK_LOCK_GATE, F_UNLCK) == 0) {
-        int lfd = s->readonly ? open(s->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)
+        int lfd = s->readonly ? open(s->path, O_RDWR | O_CLOEXEC |
+                                                  O_NOFOLLOW | O_NONBLOCK)
                               : s->fd;
         if (lfd >= 0 && lfd != s->fd)
             lfd = sk_fd_above_stdio(lfd);
@@ -602,6 +614,15 @@ static size_t header_map_len(int fd)
     return SK_HEADER_SIZE;
 }
 
+/* Lets go of a header read by fill_from_fd(): mapped (hlen) or copied. */
+static void hdr_done(struct sk_header *h, size_t hlen)
+{
+    if (hlen)
+        munmap(h, hlen);
+    else
+        free(h);
+}
+
 static int fill_from_fd(int fd, const struct stat *st, int own_slot,
                         int own_gate, shmkit_segment_info_t *info)
 {
@@ -621,10 +642,30 @@ static int fill_from_fd(int fd, const struct stat *st, int own_slot,
             info->check = SHMKIT_E_TRUNCATED;
         return 0;
     }
-    size_t hlen = header_map_len(fd);
-    struct sk_header *h = mmap(NULL, hlen, PROT_READ, MAP_SHARED, fd, 0);
-    if (h == MAP_FAILED)
-        return sk_err(-errno, "mmap", info->name, NULL);
+    /* The header is read into a copy, not mapped: a foreign file in
+     * /dev/shm that its owner shrinks under us would make a read through
+     * a mapping SIGBUS, and ls, gc and inspect look at every file there
+     * (found by review).  hugetlbfs, where read() may not work, is mapped
+     * (only root can shrink a file there that is not its own). */
+    size_t hlen = 0;
+    struct sk_header *h = malloc(SK_HEADER_SIZE);
+    if (!h)
+        return sk_err(-ENOMEM, "inspect", info->name, NULL);
+    ssize_t got = pread(fd, h, SK_HEADER_SIZE, 0);
+    if (got >= 0 && got < (ssize_t)SK_HEADER_SIZE) { /* it shrank */
+        info->check = got >= (ssize_t)sizeof h->magic && h->magic == SK_MAGIC
+                          ? SHMKIT_E_TRUNCATED
+                          : SHMKIT_E_NOT_SHMKIT;
+        free(h);
+        return 0;
+    }
+    if (got < 0) {
+        free(h);
+        hlen = header_map_len(fd);
+        h = mmap(NULL, hlen, PROT_READ, MAP_SHARED, fd, 0);
+        if (h == MAP_FAILED)
+            return sk_err(-errno, "mmap", info->name, NULL);
+    }
     int gate = sk_lock_held(fd, SK_LOCK_GATE);
     int attached = gate > 0 || own_gate;
     if (!sk_header_ready(h)) {
@@ -635,7 +676,7 @@ static int fill_from_fd(int fd, const struct stat *st, int own_slot,
                       ctime_age_ns(st) > SK_ABANDONED_NS;
         if (info->stale)
             info->is_shmkit = 1;
-        munmap(h, hlen);
+        hdr_done(h, hlen);
         return 0;
     }
     /* The check reports into the thread's last error; keep the caller's. */
@@ -643,7 +684,7 @@ static int fill_from_fd(int fd, const struct stat *st, int own_slot,
     int chk = sk_header_validate(h, size, info->name, &snap);
     if (chk < 0) {
         info->check = chk;
-        munmap(h, hlen);
+        hdr_done(h, hlen);
         return 0;
     }
     sk_info_from_header(&snap, info);
@@ -651,7 +692,7 @@ static int fill_from_fd(int fd, const struct stat *st, int own_slot,
     if (attached && info->nattach == 0)
         info->nattach = 1; /* read-only attachees hold the gate, no slot */
     info->stale = !info->persistent && !attached;
-    munmap(h, hlen);
+    hdr_done(h, hlen);
     return 0;
 }
 

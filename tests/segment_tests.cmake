@@ -24,3 +24,4 @@ shmkit_c_test(test_seg_sysv_limits    test_seg_sysv_limits.c    "unit"          
 shmkit_c_test(test_seg_numa           test_seg_numa.c           "unit"                 60)
 shmkit_c_test(test_seg_stdio          test_seg_stdio.c          "unit"                 60)
 shmkit_c_test(test_seg_fork           test_seg_fork.c           "unit;multiproc"       60)
+shmkit_c_test(test_seg_shrink         test_seg_shrink.c         "unit;multiproc"       60)

@@ -7,12 +7,14 @@
  *  - the record is per thread;
  *  - shmkit_strerror() of anything (unknown codes too) is non-NULL;
  *  - invalid options and bad names give errors, never crashes;
- *  - a SysV id that no longer exists is ENOENT for unlink, inspect, open.
+ *  - a SysV id that no longer exists is ENOENT for unlink, inspect, open;
+ *  - a file: name that leads to a FIFO is -EINVAL at once, not a hang.
  */
 #include "test_util.h"
 
 #include <pthread.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 
 static void *thread_fn(void *p)
 {
@@ -135,6 +137,25 @@ static int body(void *arg)
         shmkit_segment_opts_init(&oo);
         oo.timeout_ms = 10;
         CHECK_RC(shmkit_segment_open(byid, &oo, &s), -ENOENT);
+    }
+
+    /* file: naming a FIFO: refused at once, read-only too (that open
+     * waited for a writer for ever) */
+    {
+        char fname[170];
+        skt_file_name(fname, sizeof fname);
+        const char *fifo = fname + 5; /* after "file:" */
+        CHECK(mkfifo(fifo, 0600) == 0);
+        shmkit_segment_opts_t oo;
+        shmkit_segment_opts_init(&oo);
+        oo.timeout_ms = 100;
+        for (int ro = 0; ro < 2; ro++) {
+            oo.readonly = ro;
+            alarm(10); /* a hang fails the test */
+            CHECK_RC(shmkit_segment_open(fname, &oo, &s), -EINVAL);
+            alarm(0);
+        }
+        CHECK(unlink(fifo) == 0);
     }
 
     /* absurd sizes */
