@@ -83,7 +83,8 @@ uint64_t sk_pidns_self(void)
 }
 
 /* A pid in another pid namespace than ours cannot be looked up: unknown.
- * A pid that /proc shows with another start time was reused: dead. */
+ * A pid that /proc shows with another start time was reused: dead.  One
+ * that exists but that /proc hides (hidepid, no /proc): unknown. */
 int sk_proc_alive(int64_t pid, uint64_t start_time, uint64_t pidns)
 {
     if (pid <= 0 || pid > 0x7fffffff)
@@ -93,8 +94,15 @@ int sk_proc_alive(int64_t pid, uint64_t start_time, uint64_t pidns)
         return -1;
     uint64_t st;
     int r = sk_proc_start_time((pid_t)pid, &st);
-    if (r == -ENOENT || r == -ESRCH)
+    if (r == -ENOENT || r == -ESRCH) {
+        /* /proc may hide a live process (hidepid=1/2 hides other users',
+         * and no /proc at all hides every one): ask the kernel.  One that
+         * exists but that /proc does not show is unknown, never dead (its
+         * start time cannot be checked against a reused pid). */
+        if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
+            return -1;
         return 0;
+    }
     if (r < 0)
         return -1;
     if (start_time && st != start_time)

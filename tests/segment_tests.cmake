@@ -25,3 +25,4 @@ shmkit_c_test(test_seg_numa           test_seg_numa.c           "unit"          
 shmkit_c_test(test_seg_stdio          test_seg_stdio.c          "unit"                 60)
 shmkit_c_test(test_seg_fork           test_seg_fork.c           "unit;multiproc"       60)
 shmkit_c_test(test_seg_shrink         test_seg_shrink.c         "unit;multiproc"       60)
+shmkit_c_test(test_seg_hiddenproc     test_seg_hiddenproc.c     "unit;multiproc;root"  60)
