@@ -103,23 +103,39 @@ void (*sk_test_remove_window)(void);
 static int remove_if_alone(int shmid, struct sk_header *h, int readonly)
 {
     struct shmid_ds ds;
-    if (!h || readonly) { /* cannot raise the flag: the bare check */
-        if (shmctl(shmid, IPC_STAT, &ds) != 0 || ds.shm_nattch > (h ? 1u : 0u))
+    if (!h) { /* not attached (no header to flag): the bare check */
+        if (shmctl(shmid, IPC_STAT, &ds) != 0 || ds.shm_nattch > 0)
             return 0;
         if (sk_test_remove_window)
             sk_test_remove_window();
         return shmctl(shmid, IPC_RMID, NULL) == 0;
     }
+    /* A read-only handle raises the flag through a read-write attach of
+     * its own (counted too); one that may not write leaves the removal to
+     * gc.  Removing without the flag let an opener attach in the window
+     * and stay on a segment whose key was gone (found by review). */
+    unsigned self = 1;
+    void *rw = NULL;
+    if (readonly) {
+        rw = shmat(shmid, NULL, 0);
+        if (rw == (void *)-1)
+            return 0;
+        h = rw;
+        self = 2;
+    }
+    int removed = 0;
     atomic_store_explicit(&h->removing, 1, memory_order_seq_cst);
     atomic_thread_fence(memory_order_seq_cst);
-    if (shmctl(shmid, IPC_STAT, &ds) == 0 && ds.shm_nattch <= 1) {
+    if (shmctl(shmid, IPC_STAT, &ds) == 0 && ds.shm_nattch <= self) {
         if (sk_test_remove_window)
             sk_test_remove_window();
-        if (shmctl(shmid, IPC_RMID, NULL) == 0)
-            return 1;
+        removed = shmctl(shmid, IPC_RMID, NULL) == 0;
     }
-    atomic_store_explicit(&h->removing, 0, memory_order_release);
-    return 0;
+    if (!removed)
+        atomic_store_explicit(&h->removing, 0, memory_order_release);
+    if (rw)
+        shmdt(rw);
+    return removed;
 }
 
 /* Attaches shmid and validates; s->shmid set, s->base mapped. */

@@ -19,11 +19,18 @@
  * scale times, posix and sysv.  The close of one may remove the name
  * between the other's failed exclusive create and its open; that open's
  * ENOENT must not be the create's answer (it was, ~2% of the time).
+ *
+ * And (found by review) a read-only handle that is the last closer of an
+ * owned SysV segment raises the remover's flag too: an opener that
+ * attaches while it removes (the test hook holds the window open 20 ms,
+ * under the flag's 100 ms staleness) either gets ENOENT or a segment whose
+ * key still leads to it; it was left on a removed segment.
  */
 #include "test_util.h"
 
 #include <stdatomic.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 
 struct shared {
     _Atomic int round;        /* the parent starts round N by storing N */
@@ -284,10 +291,78 @@ static void create_or_open_race(const char *name)
     printf("create-or-open racing the last closer (%s): ok\n", name);
 }
 
+static int ro_go[2], ro_done[2];
+static char ro_name[64];
+
+static void ro_window(void)
+{
+    char c = 1;
+    if (write(ro_go[1], &c, 1) != 1)
+        _exit(SKT_FAIL);
+    spin_ns(20000000); /* the opener tries meanwhile */
+}
+
+static int ro_opener(void *arg)
+{
+    (void)arg;
+    char c;
+    if (read(ro_go[0], &c, 1) != 1)
+        return SKT_FAIL;
+    shmkit_segment_t *s = NULL;
+    int rc = shmkit_segment_open(ro_name, NULL, &s);
+    if (read(ro_done[0], &c, 1) != 1) /* the closer is done */
+        return SKT_FAIL;
+    if (rc == 0) {
+        key_t key = (key_t)strtoul(ro_name + 5, NULL, 0);
+        CHECKF(shmget(key, 0, 0) >= 0,
+               "the opener is attached to a segment whose key is gone");
+        CHECK_OK(shmkit_segment_close(s));
+    } else {
+        CHECKF(rc == -ENOENT, "open during the removal: %d (%s)", rc,
+               shmkit_last_error());
+    }
+    return SKT_PASS;
+}
+
+static void ro_last_closer(void)
+{
+    snprintf(ro_name, sizeof ro_name, "sysv:0x%08x",
+             (unsigned)(0x5c000000u | (getpid() & 0xffffff)));
+    skt_track(ro_name);
+    CHECK(pipe(ro_go) == 0 && pipe(ro_done) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        _exit(ro_opener(NULL));
+    }
+    shmkit_segment_opts_t o;
+    shmkit_segment_opts_init(&o);
+    o.size = 4096;
+    o.exclusive = 1;
+    shmkit_segment_t *w, *ro;
+    CHECK_OK(shmkit_segment_create(ro_name, &o, &w));
+    shmkit_segment_opts_init(&o);
+    o.readonly = 1;
+    CHECK_OK(shmkit_segment_open(ro_name, &o, &ro));
+    CHECK_OK(shmkit_segment_close(w)); /* ro is the only attachee now */
+    sk_test_remove_window = ro_window;
+    CHECK_OK(shmkit_segment_close(ro));
+    sk_test_remove_window = NULL;
+    char c = 1;
+    CHECK(write(ro_done[1], &c, 1) == 1);
+    int st = 0;
+    skt_wait(pid, &st);
+    CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the opener failed");
+    shmkit_segment_unlink(ro_name); /* when the opener's close left it */
+    printf("a read-only last closer raises the remover's flag: ok\n");
+}
+
 static int body(void *arg)
 {
     (void)arg;
     char n[128];
+    ro_last_closer();
     create_or_open_race(skt_name(n, sizeof n));
     snprintf(n, sizeof n, "sysv:0x%08x", (unsigned)(0x5a000000u | (getpid() & 0xffffff)));
     create_or_open_race(n);
