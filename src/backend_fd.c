@@ -44,7 +44,9 @@ static const char *shm_name_of(const char *path)
     return path + strlen("/dev/shm"); /* "/name" */
 }
 
-static int is_hugetlbfs(const char *path)
+/* The page size of the hugetlbfs mount that path's directory is on (its
+ * pagesize= option: 2 MiB, 1 GiB, ...), or 0 when it is not on one. */
+static uint64_t hugetlbfs_page(const char *path)
 {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
@@ -56,7 +58,14 @@ static int is_hugetlbfs(const char *path)
     else
         snprintf(dir, sizeof dir, ".");
     struct statfs sf;
-    return statfs(dir, &sf) == 0 && (unsigned long)sf.f_type == HUGETLBFS_MAGIC;
+    if (statfs(dir, &sf) != 0 || (unsigned long)sf.f_type != HUGETLBFS_MAGIC)
+        return 0;
+    return sf.f_bsize > 0 ? (uint64_t)sf.f_bsize : sk_hugepage_size();
+}
+
+static int is_hugetlbfs(const char *path)
+{
+    return hugetlbfs_page(path) != 0;
 }
 
 int sk_check_owner(const char *name, unsigned owner, unsigned creator)
@@ -242,10 +251,12 @@ static int fd_create(const struct sk_name *nm, const shmkit_segment_opts_t *o,
         return sk_err(SHMKIT_E_UNSUPPORTED, "create", nm->canon,
                       "huge pages for file: need a path on a hugetlbfs mount "
                       "(mount -t hugetlbfs none /dev/hugepages)");
-    uint64_t page = huge || (nm->backend == SHMKIT_BACKEND_FILE &&
-                             is_hugetlbfs(nm->path))
-                        ? sk_hugepage_size()
-                        : sk_page_size();
+    /* a file on hugetlbfs: the mount's page size, which need not be the
+     * system's default (a pagesize=1G mount refused 2 MiB multiples) */
+    uint64_t fpage = nm->backend == SHMKIT_BACKEND_FILE
+                         ? hugetlbfs_page(nm->path)
+                         : 0;
+    uint64_t page = fpage ? fpage : huge ? sk_hugepage_size() : sk_page_size();
     uint64_t total = sk_round_up(SK_HEADER_SIZE + o->size, page);
 
     if (nm->backend == SHMKIT_BACKEND_MEMFD) {
