@@ -87,6 +87,13 @@ int sk_err_open(int code, const char *what, const char *name, const char *path)
     switch (-code) {
     case EACCES:
     case EPERM:
+        if (what && strstr(what, "unlink") && path && path[0] &&
+            stat(path, &st) == 0)
+            return sk_err(code, what, name,
+                          "only its owner (uid %u) or root may remove it: "
+                          "the directory is sticky (as /dev/shm is), so its "
+                          "mode and group do not matter",
+                          (unsigned)st.st_uid);
         if (path && path[0] && stat(path, &st) == 0)
             return sk_err(code, what, name,
                           "the segment is mode %04o, owned by uid %u gid %u, "
@@ -99,10 +106,27 @@ int sk_err_open(int code, const char *what, const char *name, const char *path)
                       "check the owner and mode of the segment (shmkit ls); "
                       "share it with --mode 0660 --group GROUP");
     case ENOENT:
+        if (path && path[0] && strncmp(path, "/dev/shm/", 9) != 0) {
+            char dir[4096];
+            snprintf(dir, sizeof dir, "%s", path);
+            char *sl = strrchr(dir, '/');
+            if (sl && sl != dir) {
+                *sl = 0;
+                if (stat(dir, &st) != 0)
+                    return sk_err(code, what, name,
+                                  "the directory %s does not exist; a "
+                                  "file: segment is made in a directory "
+                                  "that is there", dir);
+            }
+        }
         return sk_err(code, what, name,
                       "no such segment; 'shmkit ls' lists them (a POSIX name "
                       "is not a sysv: key); an owned segment is removed when "
                       "its last user closes it");
+    case EROFS:
+        return sk_err(code, what, name,
+                      "the filesystem is mounted read-only; 'shmkit doctor' "
+                      "checks /dev/shm (as root: mount -o remount,rw DIR)");
     case EEXIST:
         return sk_err(code, what, name,
                       "a segment with this name exists; open it instead, "

@@ -174,6 +174,25 @@ expect_rc 0 "rm file:" "$SHMKIT" rm "file:$F"
 [ ! -e "$F" ] || fail "rm file:$F left the file"
 expect_rc 1 "info file: after rm" "$SHMKIT" info "file:$F"
 err_has 'ENOENT|no such|does not exist|not found' "info file: after rm"
+# rm file: of a file that is not a segment: refused, the file stays; info
+# does not suggest removing it
+echo "not a segment" >"$F"
+expect_rc 1 "rm file: of a plain file" "$SHMKIT" rm "file:$F"
+err_has 'not a shmkit segment' "rm file: of a plain file"
+[ -f "$F" ] || fail "rm file: removed a file that is not a segment"
+expect_rc 1 "info file: of a plain file" "$SHMKIT" info "file:$F"
+grep -q "shmkit rm" "$T/err" && fail "info suggests removing a plain file: $(cat "$T/err")"
+rm -f "$F"
+expect_rc 1 "create file: in a missing directory" "$SHMKIT" create "file:$T/no-such-dir/x" --size 4K
+err_has 'does not exist' "create file: in a missing directory"
+# rm of a bad name is bad usage (2), like info
+expect_rc 2 "rm of an empty name" "$SHMKIT" rm ""
+expect_rc 2 "rm a/b" "$SHMKIT" rm "a/b"
+# rm -f of a SysV id that is gone is not an error (it was EINVAL)
+expect_rc 0 "create sysv 3" "$SHMKIT" create "sysv:$KEY2" --size 64K
+SHMID3=$(shmid_of_key "$KEY2")
+expect_rc 0 "rm sysv:id=$SHMID3" "$SHMKIT" rm "sysv:id=$SHMID3"
+expect_rc 0 "rm -f sysv:id=$SHMID3 again" "$SHMKIT" rm -f "sysv:id=$SHMID3"
 
 # rm of several names at once.
 A=$(uname_unique skt_rmA); B=$(uname_unique skt_rmB)

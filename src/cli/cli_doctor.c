@@ -172,7 +172,9 @@ static void check_dev_shm(struct doctor *d, const struct mounts *m)
      * removing each other's segments */
     if (stat(SHM_DIR, &st) == 0) {
         unsigned mode = (unsigned)(st.st_mode & 07777);
-        if (access(SHM_DIR, W_OK | X_OK) < 0)
+        if (access(SHM_DIR, W_OK | X_OK) < 0 && errno == EROFS)
+            ; /* a read-only mount, not a mode: reported with the options */
+        else if (access(SHM_DIR, W_OK | X_OK) < 0)
             report(d, LVL_FAIL, "chmod 1777 /dev/shm (as root)",
                    "%s (mode %04o, uid %lu) is not writable by this user: "
                    "cannot create POSIX segments", SHM_DIR, mode,

@@ -101,6 +101,10 @@ static void print_check_hint(int check, const char *name)
 
     if (h == NULL)
         return;
+    if (check == SHMKIT_E_NOT_SHMKIT && strncmp(name, "file:", 5) == 0)
+        /* any file at all: never suggest deleting it */
+        h = "it is not a shmkit segment (no shmkit magic): a file: name "
+            "opens any file, and this one is something else";
     cli_safe_copy(safe, sizeof safe, name);
     fputs("shmkit: hint: ", stderr);
     while ((p = strstr(h, "NAME")) != NULL) {
@@ -942,9 +946,11 @@ static void rm_help(void)
 {
     fputs("usage: shmkit rm [-f] NAME...\n"
           "\n"
-          "Removes each named segment, shmkit's or not.  Processes that have\n"
-          "it mapped keep their mapping until they close it; the name is gone\n"
-          "at once.  Goes on after an error and exits 1 if any NAME failed.\n"
+          "Removes each named segment, shmkit's or not (but a file: PATH\n"
+          "only when it is a shmkit segment).  Processes that have it mapped\n"
+          "keep their mapping until they close it; the name is gone at once.\n"
+          "Goes on after an error and exits 1 if any NAME failed (2 if one\n"
+          "is not a name at all).\n"
           "\n"
           "NAME: as 'shmkit ls' prints it: NAME or /NAME (POSIX), sysv:KEY,\n"
           "sysv:id=SHMID, file:PATH.\n"
@@ -959,6 +965,28 @@ static void rm_help(void)
           "xargs shmkit rm\n"
           "\n", stdout);
     fputs(CLI_HELP_EXIT_CODES, stdout);
+}
+
+/* rm file:PATH removes a shmkit segment, never any other file that the
+ * path happens to name: 1 (and an error) when PATH is a file without
+ * shmkit's magic.  A missing file is left to unlink (ENOENT, -f). */
+static int refuse_foreign_file(const char *name)
+{
+    shmkit_segment_info_t *in = calloc(1, sizeof *in);
+    int refuse = 0;
+    if (in && shmkit_segment_inspect(name, in) == 0 &&
+        in->check == SHMKIT_E_NOT_SHMKIT) {
+        char safe[300];
+        cli_safe_copy(safe, sizeof safe, name);
+        cli_error("shmkit rm removes shmkit segments; delete other files "
+                  "with rm(1)",
+                  "%s is not a shmkit segment (no shmkit magic): not removed",
+                  safe);
+        refuse = 1;
+    }
+    shmkit_clear_error();
+    free(in);
+    return refuse;
 }
 
 int cli_cmd_rm(int argc, char **argv)
@@ -982,18 +1010,24 @@ int cli_cmd_rm(int argc, char **argv)
         return cli_usage_error("rm", rm_usage, NULL, "missing NAME");
     for (int i = optind; i < argc; i++) {
         shmkit_clear_error();
+        if (strncmp(argv[i], "file:", 5) == 0 && refuse_foreign_file(argv[i])) {
+            failed = failed ? failed : CLI_EXIT_ERROR;
+            continue;
+        }
         rc = shmkit_segment_unlink(argv[i]);
         if (rc == -ENOENT && force)
             continue;
         if (rc < 0) {
-            cli_lib_error(rc, argv[i],
-                          rc == -ENOENT ? "'shmkit ls' lists the segments "
-                                          "that exist"
-                                        : NULL);
-            failed = 1;
+            int x = cli_lib_error(rc, argv[i],
+                                  rc == -ENOENT ? "'shmkit ls' lists the "
+                                                  "segments that exist"
+                                                : NULL);
+            /* a name that cannot be parsed is bad usage (2), as for info */
+            if (x == CLI_EXIT_USAGE || !failed)
+                failed = x;
         }
     }
-    return failed ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+    return failed;
 }
 
 /* ------------------------------------------------------------------------ */
