@@ -165,6 +165,22 @@ int shmkit_segment_list(int (*fn)(const shmkit_segment_info_t *, void *),
                 continue;
             char name[300];
             snprintf(name, sizeof name, "/%s", e->d_name);
+            if (strlen(name) >= 240) {
+                /* longer than a name shmkit takes: listed all the same, by
+                 * its start, as a segment shmkit cannot open (it is there,
+                 * and uses memory) */
+                memset(info, 0, sizeof *info);
+                snprintf(info->name, sizeof info->name, "%.236s...", name);
+                info->backend = SHMKIT_BACKEND_POSIX;
+                info->size = (uint64_t)st.st_size;
+                info->mode = st.st_mode & 07777;
+                info->uid = st.st_uid;
+                info->gid = st.st_gid;
+                info->nattach = -1;
+                info->check = SHMKIT_E_BAD_NAME;
+                ret = fn(info, ctx);
+                continue;
+            }
             if (shmkit_segment_inspect(name, info) < 0)
                 continue; /* vanished meanwhile */
             if (!info->is_shmkit || info->check) {

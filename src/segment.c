@@ -89,7 +89,8 @@ int sk_parse_name(const char *name, struct sk_name *nm)
     if (!name || !*name)
         return bad_name(name ? name : "(null)", "empty name");
     if (strlen(name) >= sizeof nm->canon - 16)
-        return bad_name(name, "name too long");
+        return bad_name(name, "name too long (at most 239 bytes; remove a "
+                              "longer one in /dev/shm with rm(1))");
 
     if (!strncmp(name, "sysv:", 5)) {
         const char *r = name + 5;

@@ -30,7 +30,15 @@ if [ -k /dev/shm ]; then
     expect_rc 1 "rm as uid 65534" $NOBODY --clear-groups "$SHMKIT" rm "$N"
     err_is_standard "rm as another user"
     [ -e "/dev/shm/$N" ] || fail "uid 65534 removed root's 0600 segment"
+    err_has 'only its owner' "rm as another user (the hint: a sticky directory)"
 fi
+# ls as another user: a segment it may not read is '?', not "not shmkit's"
+expect_rc 0 "ls --json as uid 65534" $NOBODY --clear-groups "$SHMKIT" ls --json
+json_check "$T/out" '
+e = [x for x in d if x["name"] == "/" + a[0]]
+ck(len(e) == 1, "ls as another user: %d entries for the segment" % len(e))
+ck(e[0]["shmkit"] is None, "an unreadable segment is listed as shmkit %r" % e[0]["shmkit"])
+' "$N"
 
 # --mode 0660 --group 12345: members of 12345 get in, others do not.
 N2=$(uname_unique skt_perm2)

@@ -194,6 +194,19 @@ SHMID3=$(shmid_of_key "$KEY2")
 expect_rc 0 "rm sysv:id=$SHMID3" "$SHMKIT" rm "sysv:id=$SHMID3"
 expect_rc 0 "rm -f sysv:id=$SHMID3 again" "$SHMKIT" rm -f "sysv:id=$SHMID3"
 
+# a /dev/shm name longer than shmkit takes is listed all the same, by its
+# start (it was left out of ls and ls --json)
+LONG=$(uname_unique skt_long)$(printf 'x%.0s' $(seq 1 230))
+on_exit "rm -f '/dev/shm/$LONG'"
+: >"/dev/shm/$LONG" || fail "cannot make a long name in /dev/shm"
+expect_rc 0 "ls with a long name" "$SHMKIT" ls
+grep -q "^/${LONG:0:200}" "$T/out" || fail "ls left out a long name"
+expect_rc 0 "ls --json with a long name" "$SHMKIT" ls --json
+json_check "$T/out" '
+ck(any(e["name"].startswith("/" + a[0][:200]) and e["name"].endswith("...") for e in d), "no entry for the long name")
+' "$LONG"
+rm -f "/dev/shm/$LONG"
+
 # rm of several names at once.
 A=$(uname_unique skt_rmA); B=$(uname_unique skt_rmB)
 on_exit "rm -f /dev/shm/$A /dev/shm/$B"

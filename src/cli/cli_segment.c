@@ -36,10 +36,16 @@ static const char *kind_or_null(const shmkit_segment_info_t *in)
                : NULL;
 }
 
+/* Could we not read it at all (its mode keeps us out)? */
+static int no_access(const shmkit_segment_info_t *in)
+{
+    return in->check == -EACCES || in->check == -EPERM;
+}
+
 static const char *kind_or_dash(const shmkit_segment_info_t *in)
 {
     const char *k = kind_or_null(in);
-    return k ? k : "-";
+    return k ? k : no_access(in) ? "?" : "-";
 }
 
 /* Why a segment failed its checks, for the hint line. */
@@ -180,7 +186,10 @@ static void json_common(cli_json_t *j, const shmkit_segment_info_t *in)
     cli_json_string(j, "owner", cli_user_name(in->uid, buf, sizeof buf));
     cli_json_uint(j, "gid", in->gid);
     cli_json_string(j, "group", cli_group_name(in->gid, buf, sizeof buf));
-    cli_json_bool(j, "shmkit", in->is_shmkit);
+    if (no_access(in)) /* whose it is cannot be told */
+        cli_json_null(j, "shmkit");
+    else
+        cli_json_bool(j, "shmkit", in->is_shmkit);
     cli_json_string(j, "check", in->check ? shmkit_strerror(in->check) : NULL);
     cli_json_string(j, "kind", kind_or_null(in));
     if (in->nattach < 0)
@@ -204,7 +213,8 @@ static void ls_help(void)
           "Lists every POSIX segment in /dev/shm and every SysV segment,\n"
           "shmkit's own and foreign ones, with size, mode, owner and the\n"
           "processes attached.  KIND is the shmkit kind (raw, queue, bus,\n"
-          "latest), or '-' for a segment shmkit did not make.  STALE marks an\n"
+          "latest), '-' for a segment shmkit did not make, or '?' for one\n"
+          "this user may not read (\"shmkit\": null in JSON).  STALE marks an\n"
           "owned shmkit segment whose processes are all gone: 'shmkit gc'\n"
           "removes those.  NAME is printed exactly as 'shmkit rm' and\n"
           "'shmkit info' accept it.  ATTACHED is the number of processes\n"
