@@ -383,7 +383,8 @@ typedef enum shmkit_wait {
 typedef struct shmkit_channel_opts {
     shmkit_kind_t kind;      /**< QUEUE, BUS or LATEST                       */
     uint64_t capacity;       /**< ring bytes (rounded up to a power of two);
-                                  latest: the largest value                  */
+                                  latest: the largest value (max_msg when
+                                  that is smaller)                         */
     uint32_t max_msg;        /**< largest message; default capacity / 4      */
     uint32_t max_readers;    /**< bus: default 64, at most 120; ignored for
                                   a queue or latest                         */

@@ -112,7 +112,13 @@ static int chan_create_seg(const char *name, const shmkit_channel_opts_t *in,
         return sk_err(-EINVAL, "create channel", name,
                       "capacity must be between 1 byte and 1 GiB");
     if (o->kind == SHMKIT_KIND_LATEST) {
-        c.cap = sk_round_up(o->capacity, 64);
+        /* a slot holds the largest value: a smaller max_msg makes the
+         * slots smaller (capacity 1 GiB with max_msg 1 KiB reserved 4 GiB
+         * for values of 1 KiB) */
+        c.cap = sk_round_up(o->max_msg && o->max_msg < o->capacity
+                                ? o->max_msg
+                                : o->capacity,
+                            64);
         /* More slots give a reader more time to copy a value before a fast
          * writer comes round to its slot again (nslots - 1 commits): 8 for
          * values up to 64 KiB, 4 above. */

@@ -885,6 +885,25 @@ static void misc(void)
         r = NULL;
         CHECK_OK(shmkit_segment_unlink(name));
     }
+    /* a latest's slots hold max_msg when it is below the capacity (they
+     * held the capacity: 1 MiB values reserved for 1 KiB ones) */
+    {
+        shmkit_channel_opts_t co;
+        shmkit_channel_opts_init(&co, SHMKIT_KIND_LATEST);
+        co.capacity = 1 << 20;
+        co.max_msg = 1024;
+        co.seg.persistent = 1;
+        skt_name(name, sizeof name);
+        skt_track(name);
+        CHECK_OK(shmkit_channel_create(name, &co));
+        shmkit_segment_info_t *in = malloc(sizeof *in);
+        CHECK(in != NULL);
+        CHECK_OK(shmkit_segment_inspect(name, in));
+        EXPECT(in->size < (1u << 17), "latest of 1 KiB values: a %llu-byte "
+               "segment", (unsigned long long)in->size);
+        free(in);
+        CHECK_OK(shmkit_segment_unlink(name));
+    }
     printf("misc: done\n");
 }
 

@@ -118,7 +118,8 @@ int cli_bad_option(const char *cmd, const char *usage, char **argv, int c)
                    strchr(here + 1, optopt) != NULL;
     if (strncmp(arg, "--", 2) == 0 && !in_group)
         return cli_usage_error(cmd, usage, NULL,
-                               "unknown option '%s' (or it takes no value)",
+                               "unknown option '%s' (or an ambiguous abbreviation, "
+                               "or it takes no value)",
                                arg);
     return cli_usage_error(cmd, usage, NULL, "unknown option '-%c'",
                            optopt ? optopt : '?');
