@@ -167,12 +167,14 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     name = argv[1];
+    /* --help [COMMAND] and --version as the commands help and version,
+     * their arguments included */
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
-        rc = cmd_help(1, argv);
+        rc = cmd_help(argc - 1, argv + 1);
         goto out; /* what is printed must be written, as for any command */
     }
     if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
-        rc = cmd_version(1, argv);
+        rc = cmd_version(argc - 1, argv + 1);
         goto out;
     }
     if (name[0] == '-')
