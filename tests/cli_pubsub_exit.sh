@@ -133,6 +133,9 @@ expect_rc 0 "rm" "$SHMKIT" rm "$C" "$S"
 # the segment could get fd 1 and its header our output: sub refuses, and
 # the queue and its message are as they were.  pub with stdin closed
 # refuses too (it read its own segment as input and hung).
+# Not under valgrind: its log file takes the lowest free fd before shmkit
+# starts, so shmkit never sees a closed stdin or stdout there.
+if [ -z "${SHMKIT_VALGRIND_LOGDIR:-}" ]; then
 Z=${PFX}_z
 expect_rc 0 "create a queue" "$SHMKIT" create "$Z" --kind queue --capacity 4K
 echo KEEP-ME | "$SHMKIT" pub "$Z" >/dev/null 2>&1 || fail "pub into $Z"
@@ -150,6 +153,7 @@ expect_rc 0 "info after the closed-stdio runs" "$SHMKIT" info "$Z"
 expect_rc 0 "sub after the closed-stdio runs" "$SHMKIT" sub "$Z" --wait 0
 [ "$(cat "$T/out")" = KEEP-ME ] || fail "the queue lost its message: '$(cat "$T/out")'"
 expect_rc 0 "rm" "$SHMKIT" rm "$Z"
+fi
 
 # ---- 1: a value too large for a latest ----------------------------------
 # Each read is a value; one over the largest was cut into pieces that
