@@ -526,11 +526,14 @@ static int fd_open(const struct sk_name *nm, const shmkit_segment_opts_t *o,
     uint64_t deadline = sk_now_ns(CLOCK_MONOTONIC) +
                         (uint64_t)o->timeout_ms * 1000000ull;
     for (;;) {
-        /* O_NONBLOCK: a file: name may lead to a FIFO, whose read-only
-         * open would wait for a writer for ever; refused below */
+        /* O_NONBLOCK: the name may lead to a FIFO (any user can make one
+         * in /dev/shm), whose read-only open would wait for a writer for
+         * ever; refused below */
         int fd = nm->backend == SHMKIT_BACKEND_POSIX
                      ? shm_open(shm_name_of(nm->path),
-                                fd_open_flags(o->readonly) & ~O_CLOEXEC, 0)
+                                (fd_open_flags(o->readonly) & ~O_CLOEXEC) |
+                                    O_NONBLOCK,
+                                0)
                      : open(nm->path, fd_open_flags(o->readonly) | O_NONBLOCK);
         if (fd < 0)
             return sk_err_open(-errno,
@@ -546,8 +549,7 @@ static int fd_open(const struct sk_name *nm, const shmkit_segment_opts_t *o,
                           "not a regular file: a file: segment is a file "
                           "that 'shmkit create file:PATH' made");
         }
-        if (nm->backend != SHMKIT_BACKEND_POSIX)
-            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
         shmkit_segment_t *s = sk_handle_new(nm);
         if (!s) {
             close(fd);

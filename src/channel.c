@@ -937,14 +937,21 @@ static int writer_free(shmkit_writer_t *w, int how)
             atomic_store_explicit(&ch->closed, 1, memory_order_release);
             /* A producer that opened meanwhile (its role came after our
              * look) stores closed = 0 after a fence of its own, unless it
-             * stored it before our 1: look again, and take the 1 back
-             * for it (found by review: the stream ended under a live
-             * producer that opened while another closed). */
-            if (multi) {
+             * stored it before our 1 (found by review: the stream ended
+             * under a live producer that opened while another closed).
+             * So look again after each store, and store what the look
+             * says: 0 while a producer lives, 1 once none does (one that
+             * closed in between stored a 1 that our 0 may have
+             * overwritten).  Every store is followed by a look, so the
+             * last one agrees with the roles. */
+            for (int live = 0; multi;) {
                 atomic_thread_fence(memory_order_seq_cst);
-                uint32_t one = 1;
-                if (other_producers(v))
-                    atomic_compare_exchange_strong(&ch->closed, &one, 0);
+                int now = other_producers(v);
+                if (now == live)
+                    break;
+                live = now;
+                atomic_store_explicit(&ch->closed, live ? 0 : 1,
+                                      memory_order_release);
             }
         }
     }

@@ -288,6 +288,8 @@ struct shmkit_reader {
     int have_seq;
     uint64_t msgs, lost;
     int lost_pending;      /* a resync counted losses: report them next  */
+    int manual_ack;        /* releases keep their room until ack (here:
+                              on the line of pos, read with each release) */
     uint64_t peek_size;    /* record bytes of the message being peeked, 0: none */
     uint64_t peek_pos;
     uint64_t last_size;    /* record bytes of the last message released    */
@@ -297,8 +299,8 @@ struct shmkit_reader {
     uint64_t last_check_ns;
     uint64_t wait_msgs;    /* msgs and pos when the reader last had to     */
     uint64_t wait_pos;     /* wait (the hold, in ring.c)                   */
-    int manual_ack;        /* releases keep their room until ack           */
     uint64_t ack_pos;      /* manual_ack: the position the head shows      */
+    uint64_t ack_msgs;     /* manual_ack: msgs when it last acknowledged   */
 };
 
 /* ring.c: a consistent (tail, seq) pair of a single writer, published

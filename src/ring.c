@@ -1090,18 +1090,27 @@ void sk_ring_reader_join(shmkit_reader_t *r)
     r->have_seq = 1;
 }
 
-static inline void publish_head(shmkit_reader_t *r)
+static inline void publish_head_at(shmkit_reader_t *r, uint64_t pos,
+                                   uint64_t msgs)
 {
     struct sk_chan_view *v = &r->v;
-    /* manual_ack: up to what was acknowledged, not what was released */
-    uint64_t pos = __builtin_expect(r->manual_ack, 0) ? r->ack_pos : r->pos;
     /* release: pairs with the writer's acquire in sk_min_head() */
     if (v->kind == SHMKIT_KIND_QUEUE)
         atomic_store_explicit(&v->ch->qhead, pos, memory_order_release);
     else
         atomic_store_explicit(&v->ep->head, pos, memory_order_release);
-    atomic_store_explicit(&v->ep->r_msgs, r->msgs, memory_order_relaxed);
+    atomic_store_explicit(&v->ep->r_msgs, msgs, memory_order_relaxed);
     sk_event_notify(&v->ch->space_ev, &v->ch->space_posted, 1);
+}
+
+/* manual_ack: up to what was acknowledged, not what was released (and the
+ * messages counted as read with it) */
+static inline void publish_head(shmkit_reader_t *r)
+{
+    if (__builtin_expect(r->manual_ack, 0))
+        publish_head_at(r, r->ack_pos, r->ack_msgs);
+    else
+        publish_head_at(r, r->pos, r->msgs);
 }
 
 /* Resynchronise a lapped lossy reader at the writer's tail. */
@@ -1428,8 +1437,8 @@ int sk_ring_peek(shmkit_reader_t *r, const void **buf, size_t *len,
 static inline int release_impl(shmkit_reader_t *r)
 {
     struct sk_chan_view *v = &r->v;
-    uint64_t pos = r->peek_pos, size = r->peek_size;
-    r->pos = pos + size;
+    uint64_t pos = r->peek_pos, size = r->peek_size, next = pos + size;
+    r->pos = next;
     r->last_size = size;
     r->peek_size = 0;
     r->next_seq++;
@@ -1445,7 +1454,7 @@ static inline int release_impl(shmkit_reader_t *r)
         }
     }
     if (__builtin_expect(!r->manual_ack, 1))
-        publish_head(r);
+        publish_head_at(r, next, r->msgs);
     return rc;
 }
 
@@ -1455,6 +1464,7 @@ int shmkit_reader_ack(shmkit_reader_t *r)
         return sk_err(-EINVAL, "reader_ack", NULL, "r must not be NULL");
     if (r->manual_ack && r->v.kind != SHMKIT_KIND_LATEST) {
         r->ack_pos = r->pos; /* a message still peeked is not released */
+        r->ack_msgs = r->msgs;
         publish_head(r);
     }
     return 0;

@@ -196,7 +196,8 @@ expect_rc 0 "rm -f sysv:id=$SHMID3 again" "$SHMKIT" rm -f "sysv:id=$SHMID3"
 
 # a /dev/shm name longer than shmkit takes is listed all the same, by its
 # start (it was left out of ls and ls --json)
-LONG=$(uname_unique skt_long)$(printf 'x%.0s' $(seq 1 230))
+LONG=skt_long_$$_$(printf 'x%.0s' $(seq 1 250))
+LONG=${LONG:0:250} # fixed length, whatever the pid: 250 < NAME_MAX
 on_exit "rm -f '/dev/shm/$LONG'"
 : >"/dev/shm/$LONG" || fail "cannot make a long name in /dev/shm"
 expect_rc 0 "ls with a long name" "$SHMKIT" ls

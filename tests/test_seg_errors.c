@@ -8,7 +8,8 @@
  *  - shmkit_strerror() of anything (unknown codes too) is non-NULL;
  *  - invalid options and bad names give errors, never crashes;
  *  - a SysV id that no longer exists is ENOENT for unlink, inspect, open;
- *  - a file: name that leads to a FIFO is -EINVAL at once, not a hang.
+ *  - a file: or POSIX name that leads to a FIFO is -EINVAL at once, not a
+ *    hang.
  */
 #include "test_util.h"
 
@@ -156,6 +157,18 @@ static int body(void *arg)
             alarm(0);
         }
         CHECK(unlink(fifo) == 0);
+        /* the same in /dev/shm, where any user may make one */
+        char pn[96], ppath[128];
+        skt_name(pn, sizeof pn);
+        snprintf(ppath, sizeof ppath, "/dev/shm/%s", pn[0] == '/' ? pn + 1 : pn);
+        CHECK(mkfifo(ppath, 0600) == 0);
+        for (int ro = 0; ro < 2; ro++) {
+            oo.readonly = ro;
+            alarm(10);
+            CHECK_RC(shmkit_segment_open(pn, &oo, &s), -EINVAL);
+            alarm(0);
+        }
+        CHECK(unlink(ppath) == 0);
     }
 
     /* absurd sizes */

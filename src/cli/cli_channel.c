@@ -860,7 +860,8 @@ static void sub_help(void)
           "died without closing, sub writes what it had committed and\n"
           "exits 4.  A queue's message is taken only once stdout took it:\n"
           "when a write fails (exit 1) or sub is killed, the queue keeps the\n"
-          "rest for its next reader (the last few may then come twice).\n"
+          "rest for its next reader, and what was written since sub last\n"
+          "told the queue (at most a quarter of the ring) comes again.\n"
           "\n"
           "options:\n"
           "  -W, --wait SECONDS   wait this long for the channel to appear\n"
@@ -972,6 +973,7 @@ int cli_cmd_sub(int argc, char **argv)
     shmkit_wait_t wait = SHMKIT_WAIT_ADAPTIVE;
     struct sub_out out = {NULL, 0, 0, 0};
     uint64_t wait_ms = 1000, count = 0, got = 0, lost, ack_every = SUB_BUF_MIN;
+    uint64_t unacked = 0; /* ring bytes released since the last ack */
     int lines = 0, lossy = 0, c, rc, ret = CLI_EXIT_OK, peer_gone = 0;
     int owner_only = 0;
     size_t max_msg = 0;
@@ -1035,8 +1037,9 @@ int cli_cmd_sub(int argc, char **argv)
     if (st != NULL && shmkit_channel_stat(name, st) == 0) {
         lossy = st->kind == SHMKIT_KIND_BUS && !st->reliable;
         max_msg = st->max_msg;
-        /* write and acknowledge at least every quarter of the ring, so
-         * that the writer is never held up by what sits in our buffer */
+        /* write and acknowledge at least every quarter of the ring (in
+         * ring bytes: records, headers included), so that what sits in
+         * our buffer never holds the writer up */
         if (st->capacity / 4 < ack_every)
             ack_every = st->capacity / 4;
     } else {
@@ -1062,6 +1065,9 @@ int cli_cmd_sub(int argc, char **argv)
             if (rc == -EAGAIN) {
                 if (out_flush(&out) < 0)
                     break;
+                /* nothing on a lossy bus; a queue read this way (its
+                 * kind unknown: the stat failed) must not keep its room */
+                shmkit_reader_ack(r);
                 rc = shmkit_reader_recv(r, out.buf + out.len,
                                         out.cap - out.len - 1, &len, SLICE_NS);
             }
@@ -1071,6 +1077,7 @@ int cli_cmd_sub(int argc, char **argv)
                 if (out_flush(&out) < 0)
                     break;
                 shmkit_reader_ack(r); /* all of it is written */
+                unacked = 0;
                 rc = shmkit_reader_peek(r, &p, &len, SLICE_NS);
             }
         }
@@ -1090,10 +1097,12 @@ int cli_cmd_sub(int argc, char **argv)
                     ret = cli_lib_error(rr, "sub: release", NULL);
                     break;
                 }
-                if (out.len == 0 || out.len >= ack_every) {
+                unacked += (len + 16 + 7) & ~(uint64_t)7; /* its record */
+                if (out.len == 0 || unacked >= ack_every) {
                     if (out_flush(&out) < 0)
                         break;
                     shmkit_reader_ack(r); /* written, so taken */
+                    unacked = 0;
                 }
             }
             got++;

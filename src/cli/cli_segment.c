@@ -983,20 +983,27 @@ static void rm_help(void)
 static int refuse_foreign_file(const char *name)
 {
     shmkit_segment_info_t *in = calloc(1, sizeof *in);
-    int refuse = 0;
-    if (in && shmkit_segment_inspect(name, in) == 0 &&
-        in->check == SHMKIT_E_NOT_SHMKIT) {
-        char safe[300];
-        cli_safe_copy(safe, sizeof safe, name);
-        cli_error("shmkit rm removes shmkit segments; delete other files "
-                  "with rm(1)",
-                  "%s is not a shmkit segment (no shmkit magic): not removed",
-                  safe);
-        refuse = 1;
-    }
-    shmkit_clear_error();
+    if (!in)
+        return cli_error(NULL, "out of memory"), 1;
+    int rc = shmkit_segment_inspect(name, in);
+    /* removable: a file with shmkit's magic (a damaged segment too) */
+    int ours = rc == 0 && in->check != SHMKIT_E_NOT_SHMKIT &&
+               in->check != -EACCES && in->check != -EPERM;
     free(in);
-    return refuse;
+    if (ours || rc == -ENOENT) { /* a missing one: unlink says so (-f) */
+        shmkit_clear_error();
+        return 0;
+    }
+    char safe[300];
+    cli_safe_copy(safe, sizeof safe, name);
+    if (rc < 0 && shmkit_last_error()[0])
+        fprintf(stderr, "shmkit: error: %s\n", shmkit_last_error());
+    cli_error("shmkit rm removes shmkit segments; delete other files with "
+              "rm(1)",
+              "%s is not a shmkit segment%s: not removed", safe,
+              rc < 0 ? " (or cannot be read)" : " (no shmkit magic)");
+    shmkit_clear_error();
+    return 1;
 }
 
 int cli_cmd_rm(int argc, char **argv)
