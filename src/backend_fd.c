@@ -664,11 +664,7 @@ static int fill_from_fd(int fd, const struct stat *st, int own_slot,
                         int own_gate, shmkit_segment_info_t *info)
 {
     uint64_t size = (uint64_t)st->st_size;
-    info->size = size;
-    info->mode = st->st_mode & 07777;
-    info->uid = st->st_uid;
-    info->gid = st->st_gid;
-    info->nattach = -1;
+    sk_info_from_stat(info, st);
     if (size < SK_HEADER_SIZE) {
         /* too small for a header: truncated only if it starts like one */
         uint64_t magic = 0;
@@ -748,11 +744,7 @@ static int fd_inspect(const struct sk_name *nm, shmkit_segment_info_t *info)
     if (fd < 0) {
         int e = -errno;
         if (e == -EACCES && stat(nm->path, &st) == 0) {
-            info->size = (uint64_t)st.st_size;
-            info->mode = st.st_mode & 07777;
-            info->uid = st.st_uid;
-            info->gid = st.st_gid;
-            info->nattach = -1;
+            sk_info_from_stat(info, &st);
             info->check = e;
             return 0;
         }

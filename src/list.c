@@ -172,11 +172,7 @@ int shmkit_segment_list(int (*fn)(const shmkit_segment_info_t *, void *),
                 memset(info, 0, sizeof *info);
                 snprintf(info->name, sizeof info->name, "%.236s...", name);
                 info->backend = SHMKIT_BACKEND_POSIX;
-                info->size = (uint64_t)st.st_size;
-                info->mode = st.st_mode & 07777;
-                info->uid = st.st_uid;
-                info->gid = st.st_gid;
-                info->nattach = -1;
+                sk_info_from_stat(info, &st);
                 info->check = SHMKIT_E_BAD_NAME;
                 ret = fn(info, ctx);
                 continue;

@@ -35,6 +35,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "shmkit.h"
 
@@ -186,6 +187,18 @@ void sk_header_init(struct sk_header *h, uint64_t total, uint32_t kind,
                     uint32_t flags);
 
 /* ---- process helpers (util.c) ---- */
+/* What a stat of a segment's object tells: size, mode, owner; attachees
+ * unknown until a look at the header */
+static inline void sk_info_from_stat(shmkit_segment_info_t *info,
+                                     const struct stat *st)
+{
+    info->size = (uint64_t)st->st_size;
+    info->mode = st->st_mode & 07777;
+    info->uid = st->st_uid;
+    info->gid = st->st_gid;
+    info->nattach = -1;
+}
+
 int sk_proc_start_time(pid_t pid, uint64_t *out); /* 0, -ENOENT, ...       */
 uint64_t sk_pidns_self(void);
 /* 1 alive, 0 dead, -1 unknown; checks start time and pid namespace */
